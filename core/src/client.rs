@@ -1,0 +1,143 @@
+//! The async client: validation, the attempt loop, and error finishing.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{ClientBuilder, Config};
+use crate::error::{Error, ErrorKind, Result};
+use crate::policy::{self, RetryDecision, RetryPolicy};
+use crate::protocol::{self, Refund, RefundRequest};
+use crate::transport::Transport;
+
+/// The refund client. Cheap to clone (one `Arc`); share one per process.
+///
+/// Requires a tokio runtime; see [`crate::blocking::Client`] for callers
+/// without one.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    transport: Transport,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("config", &self.inner.config).finish()
+    }
+}
+
+impl Client {
+    /// Starts configuring a client for `secret_key` (`sk_test_…`/`sk_live_…`).
+    pub fn builder(secret_key: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(secret_key.into())
+    }
+
+    /// A client with every default, talking to the production service.
+    pub fn new(secret_key: impl Into<String>) -> Result<Self> {
+        Self::builder(secret_key).build()
+    }
+
+    pub(crate) fn from_config(config: Config) -> Result<Self> {
+        let transport = Transport::new(&config)?;
+        Ok(Self {
+            inner: Arc::new(Inner { config, transport }),
+        })
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Refunds a checkout.
+    ///
+    /// Validates `request` before any I/O, sends one idempotency key on every
+    /// attempt (the caller's or a fresh UUIDv4), and retries connection
+    /// failures, timeouts, 409, 429 and 5xx within `total_timeout`. Every
+    /// error carries the key: retrying later with it never refunds twice.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), refundkit::Error> {
+    /// use refundkit::{Client, RefundRequest};
+    ///
+    /// let client = Client::builder("sk_live_...")
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .build()?;
+    /// let refund = client
+    ///     .refund(RefundRequest::new("ch_9LVKD8GnAj7f39DFbn4F16bE").metadata("order", "42"))
+    ///     .await?;
+    /// println!("{} accepted ({}), key {}", refund.refund_id, refund.status, refund.idempotency_key);
+    /// # Ok(()) }
+    /// ```
+    pub async fn refund(&self, request: RefundRequest) -> Result<Refund> {
+        request.validate()?;
+        let key = policy::choose_idempotency_key(request.idempotency_key.as_deref());
+        let http_request = protocol::build_refund_request(&request, &key);
+        let config = &self.inner.config;
+        let retry = RetryPolicy {
+            max_retries: config.max_retries,
+        };
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        let mut earlier_unknown = false;
+        loop {
+            attempt += 1;
+            let remaining = config.total_timeout.saturating_sub(started.elapsed());
+            let outcome = self.attempt(&http_request, &request, &key, remaining).await;
+            let error = match outcome {
+                Ok(mut refund) => {
+                    refund.attempts = attempt;
+                    return Ok(refund);
+                }
+                Err(e) => e,
+            };
+            tracing::debug!(attempt, kind = %error.kind(), status = ?error.status(), "refund attempt failed");
+            let remaining = config.total_timeout.saturating_sub(started.elapsed());
+            let jitter = config.timing.jitter.factor();
+            match retry.decide(&error, attempt, remaining, jitter) {
+                RetryDecision::RetryAfter(delay) => {
+                    earlier_unknown |= error.is_outcome_unknown();
+                    config.timing.sleep.sleep(delay).await;
+                }
+                RetryDecision::Stop => {
+                    let unknown = policy::outcome_unknown(&error, earlier_unknown);
+                    return Err(error
+                        .with_idempotency_key(&key)
+                        .with_attempts(attempt)
+                        .with_outcome_unknown(unknown)
+                        .scrubbed(config.secret_key.expose()));
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        http_request: &protocol::HttpRequest,
+        request: &RefundRequest,
+        key: &str,
+        remaining: Duration,
+    ) -> Result<Refund> {
+        let config = &self.inner.config;
+        if remaining.is_zero() {
+            return Err(Error::new(ErrorKind::Timeout, "total_timeout elapsed").with_retryable(false));
+        }
+        let per_attempt = config.timeout.min(remaining);
+        let response = self
+            .inner
+            .transport
+            .send(&config.base_url, http_request, per_attempt)
+            .await?;
+        protocol::parse_refund_response(
+            response.status,
+            &response.meta,
+            &response.body,
+            &request.checkout_id,
+            key,
+        )
+    }
+}

@@ -1,0 +1,314 @@
+//! The one error type of refundkit.
+//!
+//! Every failure, from a bad argument to a 5xx after three attempts, is an
+//! [`Error`] with an [`ErrorKind`] and the same set of fields, so bindings
+//! convert it in one place and callers can always find the idempotency key
+//! they need to retry safely.
+
+use std::fmt;
+use std::time::Duration;
+
+/// What went wrong, coarsely enough to decide what to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The client was built with a bad secret key, base URL or limit.
+    Configuration,
+    /// An argument failed validation; nothing was sent.
+    InvalidInput,
+    /// 401/403: the secret key is missing or wrong.
+    Authentication,
+    /// 404: the checkout does not exist (for this key).
+    NotFound,
+    /// 400: the request was refused (validation or a declined refund).
+    InvalidRequest,
+    /// 400: the payment has already been refunded in full.
+    AlreadyRefunded,
+    /// 409: a request with the same idempotency key is still in flight.
+    IdempotencyConflict,
+    /// 422: the idempotency key was used before for a different request.
+    IdempotencyMismatch,
+    /// 429: too many requests.
+    RateLimited,
+    /// 5xx: the service failed.
+    Server,
+    /// No HTTP answer: connection refused, reset, TLS or DNS failure.
+    Network,
+    /// No HTTP answer in time (per attempt or in total).
+    Timeout,
+    /// An answer that is not what the API documents (status or body).
+    UnexpectedResponse,
+    /// A webhook failed signature, timestamp or format checks.
+    WebhookVerification,
+}
+
+impl ErrorKind {
+    /// A stable snake_case name, used in test vectors and bindings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Configuration => "configuration",
+            Self::InvalidInput => "invalid_input",
+            Self::Authentication => "authentication",
+            Self::NotFound => "not_found",
+            Self::InvalidRequest => "invalid_request",
+            Self::AlreadyRefunded => "already_refunded",
+            Self::IdempotencyConflict => "idempotency_conflict",
+            Self::IdempotencyMismatch => "idempotency_mismatch",
+            Self::RateLimited => "rate_limited",
+            Self::Server => "server",
+            Self::Network => "network",
+            Self::Timeout => "timeout",
+            Self::UnexpectedResponse => "unexpected_response",
+            Self::WebhookVerification => "webhook_verification",
+        }
+    }
+
+    /// Every kind, in declaration order (for exhaustive tests in bindings).
+    pub const ALL: [ErrorKind; 14] = [
+        Self::Configuration,
+        Self::InvalidInput,
+        Self::Authentication,
+        Self::NotFound,
+        Self::InvalidRequest,
+        Self::AlreadyRefunded,
+        Self::IdempotencyConflict,
+        Self::IdempotencyMismatch,
+        Self::RateLimited,
+        Self::Server,
+        Self::Network,
+        Self::Timeout,
+        Self::UnexpectedResponse,
+        Self::WebhookVerification,
+    ];
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Configuration => "invalid client configuration",
+            Self::InvalidInput => "invalid input",
+            Self::Authentication => "authentication failed",
+            Self::NotFound => "checkout not found",
+            Self::InvalidRequest => "refund refused",
+            Self::AlreadyRefunded => "already refunded",
+            Self::IdempotencyConflict => "idempotency key in use",
+            Self::IdempotencyMismatch => "idempotency key reused for a different request",
+            Self::RateLimited => "rate limited",
+            Self::Server => "server error",
+            Self::Network => "network error",
+            Self::Timeout => "timed out",
+            Self::UnexpectedResponse => "unexpected response",
+            Self::WebhookVerification => "webhook verification failed",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refundkit failure. Cheap to move (one box); every field is optional
+/// except the kind and message.
+///
+/// The secret key never appears in any of its fields or in its `Display`
+/// and `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Clone, PartialEq, Eq, Default)]
+struct Inner {
+    kind: Option<ErrorKind>,
+    message: String,
+    field: Option<&'static str>,
+    status: Option<u16>,
+    error_code: Option<String>,
+    request_id: Option<String>,
+    idempotency_key: Option<String>,
+    body: Option<String>,
+    retryable: bool,
+    outcome_unknown: bool,
+    attempts: u32,
+    retry_after: Option<Duration>,
+}
+
+impl Error {
+    /// A new error of `kind`; retryable and outcome-unknown default from the kind.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let retryable = matches!(
+            kind,
+            ErrorKind::IdempotencyConflict
+                | ErrorKind::RateLimited
+                | ErrorKind::Server
+                | ErrorKind::Network
+                | ErrorKind::Timeout
+        );
+        Self {
+            inner: Box::new(Inner {
+                kind: Some(kind),
+                message: message.into(),
+                retryable,
+                ..Inner::default()
+            }),
+        }
+    }
+
+    /// An [`ErrorKind::InvalidInput`] (or configuration) error naming `field`.
+    pub(crate) fn invalid(kind: ErrorKind, field: &'static str, problem: impl fmt::Display) -> Self {
+        let mut e = Self::new(kind, format!("{field}: {problem}"));
+        e.inner.field = Some(field);
+        e
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind.unwrap_or(ErrorKind::UnexpectedResponse)
+    }
+    /// A human-readable explanation, from the server when it gave one.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+    /// For invalid input and configuration: the argument at fault.
+    pub fn field(&self) -> Option<&'static str> {
+        self.inner.field
+    }
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        self.inner.status
+    }
+    /// The server's `errorCode`, when it sent one.
+    pub fn error_code(&self) -> Option<&str> {
+        self.inner.error_code.as_deref()
+    }
+    /// The server's request id (`x-request-id`), when it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.request_id.as_deref()
+    }
+    /// The idempotency key that was sent. Retry later with this key and the
+    /// service will never refund twice.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.inner.idempotency_key.as_deref()
+    }
+    /// The raw response body, when there was one (lossily decoded as UTF-8).
+    pub fn body(&self) -> Option<&str> {
+        self.inner.body.as_deref()
+    }
+    /// Whether retrying the same request (same key) later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.inner.retryable
+    }
+    /// Whether the refund may have been made although this call failed.
+    /// When true, retry with [`Error::idempotency_key`] to learn the outcome.
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.inner.outcome_unknown
+    }
+    /// How many HTTP attempts were made (0 when nothing was sent).
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+    /// The server's `Retry-After`, when it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after
+    }
+
+    pub(crate) fn with_status(mut self, status: u16) -> Self {
+        self.inner.status = Some(status);
+        self
+    }
+    pub(crate) fn with_error_code(mut self, code: Option<String>) -> Self {
+        self.inner.error_code = code;
+        self
+    }
+    pub(crate) fn with_request_id(mut self, id: Option<String>) -> Self {
+        self.inner.request_id = id;
+        self
+    }
+    pub(crate) fn with_idempotency_key(mut self, key: &str) -> Self {
+        self.inner.idempotency_key = Some(key.to_owned());
+        self
+    }
+    pub(crate) fn with_body(mut self, body: Option<String>) -> Self {
+        self.inner.body = body;
+        self
+    }
+    pub(crate) fn with_retryable(mut self, retryable: bool) -> Self {
+        self.inner.retryable = retryable;
+        self
+    }
+    pub(crate) fn with_outcome_unknown(mut self, unknown: bool) -> Self {
+        self.inner.outcome_unknown = unknown;
+        self
+    }
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.inner.attempts = attempts;
+        self
+    }
+    pub(crate) fn with_retry_after(mut self, after: Option<Duration>) -> Self {
+        self.inner.retry_after = after;
+        self
+    }
+
+    /// Replaces every occurrence of `secret` in the text fields: defence in
+    /// depth in case a server echoes the key back.
+    pub(crate) fn scrubbed(mut self, secret: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        let mask = crate::redact::mask_secret(secret);
+        let scrub = |s: &mut String| {
+            if s.contains(secret) {
+                *s = s.replace(secret, &mask);
+            }
+        };
+        scrub(&mut self.inner.message);
+        if let Some(body) = self.inner.body.as_mut() {
+            scrub(body);
+        }
+        if let Some(code) = self.inner.error_code.as_mut() {
+            scrub(code);
+        }
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind().title(), self.inner.message)?;
+        if let Some(status) = self.inner.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        if self.inner.outcome_unknown {
+            if let Some(key) = &self.inner.idempotency_key {
+                write!(
+                    f,
+                    "; the refund may have been made: retry with idempotency key {key}"
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Error")
+            .field("kind", &self.kind())
+            .field("message", &i.message)
+            .field("field", &i.field)
+            .field("status", &i.status)
+            .field("error_code", &i.error_code)
+            .field("request_id", &i.request_id)
+            .field("idempotency_key", &i.idempotency_key)
+            .field("retryable", &i.retryable)
+            .field("outcome_unknown", &i.outcome_unknown)
+            .field("attempts", &i.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `Result` with refundkit's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
