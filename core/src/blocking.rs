@@ -8,7 +8,8 @@ use crate::protocol::{Refund, RefundRequest};
 /// The process-wide runtime that drives blocking calls: two worker threads
 /// run the I/O while callers wait.
 pub fn shared_runtime() -> Result<&'static tokio::runtime::Runtime> {
-    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+    static RUNTIME: OnceLock<std::result::Result<tokio::runtime::Runtime, String>> =
+        OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
@@ -19,7 +20,12 @@ pub fn shared_runtime() -> Result<&'static tokio::runtime::Runtime> {
                 .map_err(|e| e.to_string())
         })
         .as_ref()
-        .map_err(|e| Error::new(ErrorKind::Configuration, format!("cannot start the I/O runtime: {e}")))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Configuration,
+                format!("cannot start the I/O runtime: {e}"),
+            )
+        })
 }
 
 /// The blocking twin of [`crate::Client`]: same behaviour, same errors.

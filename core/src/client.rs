@@ -26,7 +26,9 @@ struct Inner {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("config", &self.inner.config).finish()
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish()
     }
 }
 
@@ -124,7 +126,9 @@ impl Client {
     ) -> Result<Refund> {
         let config = &self.inner.config;
         if remaining.is_zero() {
-            return Err(Error::new(ErrorKind::Timeout, "total_timeout elapsed").with_retryable(false));
+            return Err(
+                Error::new(ErrorKind::Timeout, "total_timeout elapsed").with_retryable(false)
+            );
         }
         let per_attempt = config.timeout.min(remaining);
         let response = self

@@ -136,7 +136,11 @@ impl ClientBuilder {
     }
     /// Names the binding and runtime in the `User-Agent`
     /// (`refundkit/<version> (<binding>; <runtime>)`).
-    pub fn user_agent_binding(mut self, binding: impl Into<String>, runtime: impl Into<String>) -> Self {
+    pub fn user_agent_binding(
+        mut self,
+        binding: impl Into<String>,
+        runtime: impl Into<String>,
+    ) -> Self {
         self.binding = binding.into();
         self.runtime = runtime.into();
         self
@@ -164,7 +168,10 @@ impl ClientBuilder {
                 format_args!("must be at most {MAX_MAX_RETRIES}"),
             ));
         }
-        for (field, d) in [("timeout", self.timeout), ("total_timeout", self.total_timeout)] {
+        for (field, d) in [
+            ("timeout", self.timeout),
+            ("total_timeout", self.total_timeout),
+        ] {
             if d.is_zero() || d > Duration::from_secs(3600) {
                 return Err(Error::invalid(
                     ErrorKind::Configuration,

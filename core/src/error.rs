@@ -155,7 +155,11 @@ impl Error {
     }
 
     /// An [`ErrorKind::InvalidInput`] (or configuration) error naming `field`.
-    pub(crate) fn invalid(kind: ErrorKind, field: &'static str, problem: impl fmt::Display) -> Self {
+    pub(crate) fn invalid(
+        kind: ErrorKind,
+        field: &'static str,
+        problem: impl fmt::Display,
+    ) -> Self {
         let mut e = Self::new(kind, format!("{field}: {problem}"));
         e.inner.field = Some(field);
         e

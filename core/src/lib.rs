@@ -29,7 +29,9 @@ pub use client::Client;
 pub use config::{ClientBuilder, Config};
 pub use error::{Error, ErrorKind, Result};
 pub use protocol::{Refund, RefundRequest, RefundStatus};
-pub use webhooks::{EventData, PaymentEvent, RefundEvent, WebhookEvent, WebhookSigner, WebhookVerifier};
+pub use webhooks::{
+    EventData, PaymentEvent, RefundEvent, WebhookEvent, WebhookSigner, WebhookVerifier,
+};
 
 /// The crate version, as sent in the `User-Agent`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

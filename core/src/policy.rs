@@ -50,7 +50,13 @@ impl RetryPolicy {
     ///
     /// `remaining` is the time left before the total deadline; `jitter` is a
     /// factor in [0.5, 1] applied to the computed backoff.
-    pub fn decide(&self, error: &Error, attempt: u32, remaining: Duration, jitter: f64) -> RetryDecision {
+    pub fn decide(
+        &self,
+        error: &Error,
+        attempt: u32,
+        remaining: Duration,
+        jitter: f64,
+    ) -> RetryDecision {
         if !error.is_retryable() || attempt > self.max_retries {
             return RetryDecision::Stop;
         }
@@ -70,7 +76,11 @@ impl RetryPolicy {
 pub fn backoff(attempt: u32, jitter: f64) -> Duration {
     let exp = attempt.saturating_sub(1).min(16);
     let raw = BASE_DELAY.saturating_mul(1 << exp).min(MAX_DELAY);
-    let jitter = if jitter.is_finite() { jitter.clamp(0.5, 1.0) } else { 1.0 };
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.5, 1.0)
+    } else {
+        1.0
+    };
     raw.mul_f64(jitter)
 }
 
@@ -166,7 +176,11 @@ mod tests {
                     | ErrorKind::Network
                     | ErrorKind::Timeout
             );
-            assert_eq!(matches!(decision, RetryDecision::RetryAfter(_)), expect_retry, "{kind}");
+            assert_eq!(
+                matches!(decision, RetryDecision::RetryAfter(_)),
+                expect_retry,
+                "{kind}"
+            );
         }
     }
 
@@ -174,8 +188,14 @@ mod tests {
     fn stops_after_max_retries() {
         let p = RetryPolicy { max_retries: 2 };
         let lots = Duration::from_secs(60);
-        assert!(matches!(p.decide(&err(ErrorKind::Server), 2, lots, 1.0), RetryDecision::RetryAfter(_)));
-        assert_eq!(p.decide(&err(ErrorKind::Server), 3, lots, 1.0), RetryDecision::Stop);
+        assert!(matches!(
+            p.decide(&err(ErrorKind::Server), 2, lots, 1.0),
+            RetryDecision::RetryAfter(_)
+        ));
+        assert_eq!(
+            p.decide(&err(ErrorKind::Server), 3, lots, 1.0),
+            RetryDecision::Stop
+        );
     }
 
     #[test]
@@ -190,7 +210,10 @@ mod tests {
     #[test]
     fn idempotency_keys_are_uuid_v4_and_callers_key_wins() {
         let k = new_idempotency_key();
-        assert_eq!(uuid::Uuid::parse_str(&k).map(|u| u.get_version_num()).ok(), Some(4));
+        assert_eq!(
+            uuid::Uuid::parse_str(&k).map(|u| u.get_version_num()).ok(),
+            Some(4)
+        );
         assert_eq!(choose_idempotency_key(Some("mine")), "mine");
     }
 }

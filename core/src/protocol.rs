@@ -287,8 +287,9 @@ fn parse_success(
             .with_retryable(false)
             .with_outcome_unknown(true)
     };
-    let parsed: RefundResponseBody = serde_json::from_slice(body)
-        .map_err(|_| unexpected("the refund was accepted but the body is not the documented JSON"))?;
+    let parsed: RefundResponseBody = serde_json::from_slice(body).map_err(|_| {
+        unexpected("the refund was accepted but the body is not the documented JSON")
+    })?;
     let refund_id = parsed
         .refund_id
         .filter(|r| !r.is_empty())
@@ -345,7 +346,12 @@ pub fn parse_error(status: u16, meta: &ResponseMeta, body: &[u8]) -> Error {
     if kind == ErrorKind::InvalidRequest && message.contains("already been refunded") {
         kind = ErrorKind::AlreadyRefunded;
     }
-    let outcome_unknown = matches!(kind, ErrorKind::Server | ErrorKind::UnexpectedResponse);
+    // 409: another request with this key is in flight and may yet refund.
+    // 5xx: the service may have committed before failing.
+    let outcome_unknown = matches!(
+        kind,
+        ErrorKind::Server | ErrorKind::UnexpectedResponse | ErrorKind::IdempotencyConflict
+    );
     let retryable = matches!(
         kind,
         ErrorKind::IdempotencyConflict | ErrorKind::RateLimited | ErrorKind::Server
@@ -387,7 +393,9 @@ mod tests {
     #[test]
     fn partial_refund_sends_amount_and_metadata() {
         let req = build_refund_request(
-            &RefundRequest::new("ch_1").amount(150).metadata("order", "42"),
+            &RefundRequest::new("ch_1")
+                .amount(150)
+                .metadata("order", "42"),
             "k1",
         );
         assert_eq!(req.body, br#"{"amount":150,"metadata":{"order":"42"}}"#);

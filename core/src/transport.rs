@@ -37,17 +37,42 @@ impl Transport {
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::new(ErrorKind::Configuration, format!("cannot build HTTP client: {e}")))?;
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Configuration,
+                    format!("cannot build HTTP client: {e}"),
+                )
+            })?;
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.secret_key.expose()))
-            .map_err(|_| Error::invalid(ErrorKind::Configuration, "secret_key", "is not a valid header value"))?;
+            .map_err(|_| {
+                Error::invalid(
+                    ErrorKind::Configuration,
+                    "secret_key",
+                    "is not a valid header value",
+                )
+            })?;
         auth.set_sensitive(true);
-        let user_agent = HeaderValue::from_str(&config.user_agent)
-            .map_err(|_| Error::invalid(ErrorKind::Configuration, "user_agent", "is not a valid header value"))?;
-        Ok(Self { http, auth, user_agent })
+        let user_agent = HeaderValue::from_str(&config.user_agent).map_err(|_| {
+            Error::invalid(
+                ErrorKind::Configuration,
+                "user_agent",
+                "is not a valid header value",
+            )
+        })?;
+        Ok(Self {
+            http,
+            auth,
+            user_agent,
+        })
     }
 
     /// Sends one attempt. `timeout` bounds the whole exchange, body included.
-    pub(crate) async fn send(&self, base_url: &str, req: &HttpRequest, timeout: Duration) -> Result<HttpResponse> {
+    pub(crate) async fn send(
+        &self,
+        base_url: &str,
+        req: &HttpRequest,
+        timeout: Duration,
+    ) -> Result<HttpResponse> {
         let url = format!("{base_url}{}", req.path);
         let mut builder = self
             .http
@@ -80,7 +105,11 @@ impl Transport {
 /// never reached the server; anything later leaves the outcome unknown.
 fn transport_error(e: reqwest::Error) -> Error {
     let reached = !e.is_connect();
-    let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Network };
+    let kind = if e.is_timeout() {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Network
+    };
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {

@@ -76,7 +76,10 @@ pub fn amount(amount: i64) -> Result<()> {
         return Err(input("amount", "must be at least 1 (cent)"));
     }
     if amount > MAX_AMOUNT {
-        return Err(input("amount", format_args!("must be at most {MAX_AMOUNT}")));
+        return Err(input(
+            "amount",
+            format_args!("must be at most {MAX_AMOUNT}"),
+        ));
     }
     Ok(())
 }
@@ -155,6 +158,18 @@ pub fn base_url(raw: &str) -> Result<url::Url> {
         return Err(bad("has no host".into()));
     }
     Ok(url)
+}
+
+/// A duration given in seconds as a float (how bindings take timeouts and
+/// tolerances): finite and not negative. Range checks stay with the setting.
+pub fn seconds(field: &'static str, secs: f64) -> Result<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(secs).map_err(|_| {
+        Error::invalid(
+            ErrorKind::Configuration,
+            field,
+            "must be a finite, non-negative number of seconds",
+        )
+    })
 }
 
 fn is_loopback(url: &url::Url) -> bool {

@@ -93,7 +93,12 @@ impl WebhookSigner {
     }
 
     /// The three headers of a delivery, in order: id, timestamp, signature.
-    pub fn headers(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> [(&'static str, String); 3] {
+    pub fn headers(
+        &self,
+        msg_id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> [(&'static str, String); 3] {
         [
             ("webhook-id", msg_id.to_owned()),
             ("webhook-timestamp", timestamp.to_string()),
@@ -179,9 +184,7 @@ impl WebhookVerifier {
     {
         let h = SignatureHeaders::collect(headers)?;
         if body.len() > MAX_BODY_LEN {
-            return Err(failure(format!(
-                "body is larger than {MAX_BODY_LEN} bytes"
-            )));
+            return Err(failure(format!("body is larger than {MAX_BODY_LEN} bytes")));
         }
         let timestamp: i64 = h
             .timestamp
@@ -368,8 +371,8 @@ impl WebhookEvent {
         if !root.is_object() {
             return Err(failure("body is not a JSON object"));
         }
-        let event_type = str_field(&root, "type")
-            .ok_or_else(|| failure("body has no string field \"type\""))?;
+        let event_type =
+            str_field(&root, "type").ok_or_else(|| failure("body has no string field \"type\""))?;
         let id = str_field(&root, "id").unwrap_or_default();
         let created_date = str_field(&root, "createdDate");
         let payload = root.get("payload").cloned().unwrap_or(Value::Null);
@@ -460,7 +463,11 @@ mod tests {
     fn signs_the_standard_webhooks_vector() {
         let s = WebhookSigner::new(SECRET).expect("secret");
         assert_eq!(
-            s.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#),
+            s.sign(
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1614265330,
+                br#"{"test": 2432232314}"#
+            ),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
     }
@@ -472,8 +479,15 @@ mod tests {
         let body = br#"{"type":"refund.succeeded","payload":{"id":"rfd_1"}}"#;
         let [id, ts, sig] = signer.headers("msg_1", 1000, body);
         let verifier = WebhookVerifier::new(&secret).expect("verifier");
-        let headers = [(id.0, id.1.as_str()), (ts.0, ts.1.as_str()), (sig.0, sig.1.as_str())];
+        let headers = [
+            (id.0, id.1.as_str()),
+            (ts.0, ts.1.as_str()),
+            (sig.0, sig.1.as_str()),
+        ];
         let event = verifier.verify_at(headers, body, 1000).expect("verified");
-        assert_eq!(event.refund().and_then(|r| r.refund_id.as_deref()), Some("rfd_1"));
+        assert_eq!(
+            event.refund().and_then(|r| r.refund_id.as_deref()),
+            Some("rfd_1")
+        );
     }
 }
