@@ -165,7 +165,7 @@ impl ClientBuilder {
             return Err(Error::invalid(
                 ErrorKind::Configuration,
                 "max_retries",
-                format_args!("must be at most {MAX_MAX_RETRIES}"),
+                format_args!("must be from 0 to {MAX_MAX_RETRIES}"),
             ));
         }
         for (field, d) in [

@@ -112,7 +112,8 @@ impl fmt::Display for ErrorKind {
 ///
 /// The secret key never appears in any of its fields or in its `Display`
 /// and `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", render(.inner))]
 pub struct Error {
     inner: Box<Inner>,
 }
@@ -276,22 +277,22 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind().title(), self.inner.message)?;
-        if let Some(status) = self.inner.status {
-            write!(f, " (HTTP {status})")?;
-        }
-        if self.inner.outcome_unknown {
-            if let Some(key) = &self.inner.idempotency_key {
-                write!(
-                    f,
-                    "; the refund may have been made: retry with idempotency key {key}"
-                )?;
-            }
-        }
-        Ok(())
+/// The `Display` text: for people, with the advice to retry when the
+/// outcome is unknown.
+fn render(i: &Inner) -> String {
+    let kind = i.kind.unwrap_or(ErrorKind::UnexpectedResponse);
+    let mut out = format!("{}: {}", kind.title(), i.message);
+    if let Some(status) = i.status {
+        out.push_str(&format!(" (HTTP {status})"));
     }
+    if i.outcome_unknown {
+        if let Some(key) = &i.idempotency_key {
+            out.push_str(&format!(
+                "; the refund may have been made: retry with idempotency key {key}"
+            ));
+        }
+    }
+    out
 }
 
 impl fmt::Debug for Error {
@@ -311,8 +312,6 @@ impl fmt::Debug for Error {
             .finish_non_exhaustive()
     }
 }
-
-impl std::error::Error for Error {}
 
 /// `Result` with refundkit's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
