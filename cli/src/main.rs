@@ -1,2 +1,261 @@
-//! stub
-fn main() {}
+//! `refundkit`: refunds through the Checkout API from the command line.
+//!
+//! This file holds the command-line definitions and the dispatch; each
+//! command lives in its own module. Protocol logic (validation, retries,
+//! parsing, signatures) is the core crate's: commands only call it.
+
+mod batch;
+mod csv_rows;
+mod demo;
+mod emulator_cmd;
+mod exit;
+mod journal;
+mod output;
+mod refund_cmd;
+mod webhook_cmd;
+mod webhook_receiver;
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+use crate::exit::{CliError, Exit};
+use crate::output::Output;
+
+/// Refunds through the Checkout API: idempotent, retried, typed errors,
+/// verified webhooks.
+#[derive(Debug, Parser)]
+#[command(
+    name = "refundkit",
+    version,
+    after_help = "Exit status: 0 success, 1 API or network error (or a batch row that did not \
+                  succeed), 2 usage error or invalid input (nothing was sent).\n\n\
+                  Start with `refundkit demo`."
+)]
+struct Cli {
+    /// Print one JSON document on stdout instead of text (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole refund flow on an embedded emulator, explaining each step.
+    ///
+    /// Creates and pays a live checkout, refunds it, repeats the request with
+    /// the same idempotency key (the service replays its answer instead of
+    /// refunding twice), and receives and verifies the `refund.succeeded`
+    /// webhook. Needs no account and no network.
+    Demo,
+    /// Refund one checkout, or every row of a CSV file.
+    Refund(RefundArgs),
+    /// Work with webhook deliveries.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+    /// Serve the local Checkout API emulator until SIGINT or SIGTERM.
+    ///
+    /// Prints exactly one line, `listening on http://HOST:PORT`, once it
+    /// accepts connections.
+    Emulator(EmulatorArgs),
+}
+
+/// Arguments of `refundkit refund`.
+#[derive(Debug, Args)]
+#[command(
+    group(ArgGroup::new("target").required(true).args(["checkout_id", "from"])),
+    after_help = "The secret key is read from REFUNDKIT_SECRET_KEY (never from a flag) and is \
+                  only ever shown masked.\n\n\
+                  With --from, each CSV row is `checkout_id[,amount][,key=value...]`; a header \
+                  row, blank lines and lines starting with # are skipped. Every row is \
+                  validated before anything is sent. The journal stores each row's idempotency \
+                  key before its request is sent: rerun the same command after a crash or \
+                  failure and rows already refunded are skipped, rows with an unknown outcome \
+                  are re-sent with their stored key, so nothing is refunded twice."
+)]
+struct RefundArgs {
+    /// The checkout to refund (`ch_…`).
+    checkout_id: Option<String>,
+
+    /// Cents to refund [default: everything still refundable].
+    #[arg(
+        long,
+        value_name = "CENTS",
+        allow_negative_numbers = true,
+        conflicts_with = "from"
+    )]
+    amount: Option<i64>,
+
+    /// A metadata entry recorded with the refund; repeatable.
+    #[arg(
+        long = "metadata",
+        value_name = "KEY=VALUE",
+        value_parser = parse_key_value,
+        conflicts_with = "from"
+    )]
+    metadata: Vec<(String, String)>,
+
+    /// The idempotency key to send [default: a fresh UUIDv4]. Reuse the key
+    /// of a call whose outcome is unknown to learn it without refunding twice.
+    #[arg(long, value_name = "KEY", conflicts_with = "from")]
+    idempotency_key: Option<String>,
+
+    /// Refund every row of this CSV file instead of one checkout.
+    #[arg(long, value_name = "FILE.csv", requires = "journal")]
+    from: Option<PathBuf>,
+
+    /// The SQLite journal of a --from run (created if missing).
+    #[arg(long, value_name = "FILE.db", requires = "from")]
+    journal: Option<PathBuf>,
+
+    /// Refunds in flight at once with --from [default: 8].
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u16).range(1..=256),
+        requires = "from"
+    )]
+    concurrency: Option<u16>,
+
+    /// The API base URL [default: https://payments.yoco.com].
+    #[arg(long, value_name = "URL", env = "REFUNDKIT_BASE_URL")]
+    base_url: Option<String>,
+
+    /// Retries after the first attempt of each refund (0 to 10).
+    #[arg(long, value_name = "N", default_value_t = refundkit::config::DEFAULT_MAX_RETRIES)]
+    max_retries: u32,
+}
+
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// Verify a delivery's signature and timestamp, then print the event.
+    Verify(WebhookVerifyArgs),
+}
+
+/// Arguments of `refundkit webhook verify`.
+#[derive(Debug, Args)]
+struct WebhookVerifyArgs {
+    /// The endpoint's signing secret (`whsec_…`).
+    #[arg(
+        long,
+        value_name = "whsec_…",
+        env = "REFUNDKIT_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    secret: String,
+
+    /// A delivery header as `name: value`; repeat for webhook-id,
+    /// webhook-timestamp and webhook-signature.
+    #[arg(
+        long = "header",
+        short = 'H',
+        visible_alias = "headers",
+        value_name = "NAME: VALUE",
+        value_parser = parse_header
+    )]
+    headers: Vec<(String, String)>,
+
+    /// The raw body exactly as received (`-` reads stdin).
+    #[arg(long, value_name = "FILE")]
+    body: PathBuf,
+
+    /// Seconds the webhook-timestamp may be from now, past or future.
+    #[arg(long, value_name = "SECS", default_value_t = refundkit::webhooks::DEFAULT_TOLERANCE.as_secs())]
+    tolerance: u64,
+}
+
+/// Arguments of `refundkit emulator`.
+#[derive(Debug, Args)]
+struct EmulatorArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+
+    /// Accept only this secret key; repeatable [default: any well-formed key].
+    #[arg(long = "secret-key", value_name = "KEY")]
+    secret_keys: Vec<String>,
+
+    /// Multiply webhook retry delays by this factor (e.g. 0.001 in tests) [default: 1].
+    #[arg(long, value_name = "F")]
+    webhook_time_scale: Option<f64>,
+
+    /// Fault injection as JSON, e.g. '{"drop_after": 0.2, "seed": 7}'
+    /// (fields: drop_before, drop_after, error_5xx, delay, delay_ms, seed).
+    #[arg(long, value_name = "JSON")]
+    faults: Option<String>,
+
+    /// Seconds an idempotency key is remembered [default: 86400].
+    #[arg(long, value_name = "SECS")]
+    idempotency_ttl: Option<u64>,
+}
+
+/// Splits `KEY=VALUE` at the first `=`.
+fn parse_key_value(arg: &str) -> Result<(String, String), String> {
+    arg.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {arg:?}"))
+}
+
+/// Splits `name: value` at the first `:`, trimming both sides.
+fn parse_header(arg: &str) -> Result<(String, String), String> {
+    arg.split_once(':')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected \"name: value\", got {arg:?}"))
+}
+
+fn main() -> ExitCode {
+    // clap exits 2 on usage errors and 0 for --help and --version.
+    let cli = Cli::parse();
+    let out = Output { json: cli.json };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            out.error(&CliError::failure(
+                "io",
+                format!("cannot start the async runtime: {e}"),
+            ));
+            return Exit::Failure.into();
+        }
+    };
+    let result = runtime.block_on(run(cli.command, out));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(exit) => exit.into(),
+        Err(error) => {
+            out.error(&error);
+            error.exit.into()
+        }
+    }
+}
+
+async fn run(command: Command, out: Output) -> Result<Exit, CliError> {
+    match command {
+        Command::Demo => demo::run(out).await,
+        Command::Refund(args) if args.from.is_some() => batch::run(&args, out).await,
+        Command::Refund(args) => refund_cmd::run(&args, out).await,
+        Command::Webhook(WebhookCommand::Verify(args)) => webhook_cmd::verify(&args, out),
+        Command::Emulator(args) => emulator_cmd::run(&args, out).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,259 @@
+//! `Client` and the native half of `AsyncClient`: Python arguments in, a
+//! core call on the shared runtime, `Refund` out.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString};
+
+use crate::error::to_py_err;
+use crate::refund::Refund;
+use crate::runtime;
+
+/// The state both client classes share: the core client until `close()`,
+/// and the secret-free text of `repr()`.
+struct ClientState {
+    client: Mutex<Option<refundkit::Client>>,
+    repr_args: String,
+}
+
+impl ClientState {
+    fn new(
+        py: Python<'_>,
+        secret_key: String,
+        base_url: Option<String>,
+        max_retries: i64,
+        timeout: f64,
+        total_timeout: f64,
+    ) -> PyResult<Self> {
+        let seconds = |field, secs| refundkit::validate::seconds(field, secs).map_err(to_py_err);
+        // Out-of-range values saturate so that core reports them.
+        let max_retries = u32::try_from(max_retries).unwrap_or(u32::MAX);
+        let mut builder = refundkit::Client::builder(secret_key)
+            .max_retries(max_retries)
+            .timeout(seconds("timeout", timeout)?)
+            .total_timeout(seconds("total_timeout", total_timeout)?)
+            .user_agent_binding("python", python_runtime(py)?);
+        if let Some(url) = base_url {
+            builder = builder.base_url(url);
+        }
+        let client = builder.build().map_err(to_py_err)?;
+        let config = client.config();
+        let repr_args = format!(
+            "secret_key={}, base_url={}",
+            PyString::new(py, &config.masked_secret_key()).repr()?,
+            PyString::new(py, config.base_url()).repr()?,
+        );
+        Ok(Self {
+            client: Mutex::new(Some(client)),
+            repr_args,
+        })
+    }
+
+    /// The core client (one `Arc` clone), or an error once closed.
+    fn client(&self) -> PyResult<refundkit::Client> {
+        self.client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| PyRuntimeError::new_err("this refundkit client is closed"))
+    }
+
+    /// Drops the client; calls in flight keep their own handle and finish.
+    fn close(&self) {
+        self.client
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+    }
+}
+
+/// `CPython 3.12.1` and the like, for the `User-Agent`.
+fn python_runtime(py: Python<'_>) -> PyResult<&'static str> {
+    static RUNTIME: PyOnceLock<String> = PyOnceLock::new();
+    RUNTIME
+        .get_or_try_init(py, || {
+            let name: String = py
+                .import("platform")?
+                .call_method0("python_implementation")?
+                .extract()?;
+            let v = py.version_info();
+            Ok::<_, PyErr>(format!("{name} {}.{}.{}", v.major, v.minor, v.patch))
+        })
+        .map(String::as_str)
+}
+
+/// An integer argument as `i64`, saturating instead of overflowing so that
+/// core's range check reports it with the argument's name.
+fn saturating_i64(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    match value.extract::<i64>() {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_instance_of::<PyOverflowError>(value.py()) => {
+            Ok(if value.lt(0)? { i64::MIN } else { i64::MAX })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Metadata from any `Mapping[str, str]`.
+fn metadata_from_py(value: &Bound<'_, PyAny>) -> PyResult<BTreeMap<String, String>> {
+    let not_str = |_| PyTypeError::new_err("metadata keys and values must be str");
+    let mut metadata = BTreeMap::new();
+    if let Ok(dict) = value.cast::<PyDict>() {
+        for (k, v) in dict.iter() {
+            metadata.insert(k.extract().map_err(not_str)?, v.extract().map_err(not_str)?);
+        }
+    } else {
+        for item in value.call_method0("items")?.try_iter()? {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+            metadata.insert(k.extract().map_err(not_str)?, v.extract().map_err(not_str)?);
+        }
+    }
+    Ok(metadata)
+}
+
+/// The core request for `refund(...)`'s arguments; core validates it.
+fn refund_request(
+    checkout_id: String,
+    amount: Option<&Bound<'_, PyAny>>,
+    metadata: Option<&Bound<'_, PyAny>>,
+    idempotency_key: Option<String>,
+) -> PyResult<refundkit::RefundRequest> {
+    Ok(refundkit::RefundRequest {
+        checkout_id,
+        amount: amount.map(saturating_i64).transpose()?,
+        metadata: metadata.map(metadata_from_py).transpose()?,
+        idempotency_key,
+    })
+}
+
+/// Refunds through the Checkout API, blocking the calling thread.
+///
+/// One instance is meant to be shared by every thread of a process: it
+/// pools connections, and the GIL is released while a call waits.
+#[pyclass(frozen, module = "refundkit", name = "Client")]
+pub struct Client {
+    state: ClientState,
+}
+
+#[pymethods]
+impl Client {
+    #[new]
+    #[pyo3(signature = (secret_key, base_url = None, max_retries = 2, timeout = 30.0, total_timeout = 90.0))]
+    fn new(
+        py: Python<'_>,
+        secret_key: String,
+        base_url: Option<String>,
+        max_retries: i64,
+        timeout: f64,
+        total_timeout: f64,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            state: ClientState::new(py, secret_key, base_url, max_retries, timeout, total_timeout)?,
+        })
+    }
+
+    /// Refunds `checkout_id` (all that is left, or `amount` cents).
+    ///
+    /// Sends one idempotency key on every attempt: `idempotency_key`, or a
+    /// fresh UUIDv4. If Ctrl-C interrupts the call, the `KeyboardInterrupt`
+    /// carries that key as `.idempotency_key`: retry with it.
+    #[pyo3(signature = (checkout_id, amount = None, metadata = None, idempotency_key = None))]
+    fn refund(
+        &self,
+        py: Python<'_>,
+        checkout_id: String,
+        amount: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+        idempotency_key: Option<String>,
+    ) -> PyResult<Refund> {
+        let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+        let key = refundkit::policy::choose_idempotency_key(request.idempotency_key.as_deref());
+        request.idempotency_key = Some(key.clone());
+        let client = self.state.client()?;
+        match runtime::block_on_detached(py, client.refund(request)) {
+            Ok(outcome) => outcome.map(Refund::from).map_err(to_py_err),
+            Err(interrupted) => {
+                interrupted.value(py).setattr("idempotency_key", key)?;
+                Err(interrupted)
+            }
+        }
+    }
+
+    /// Releases the connection pool; later calls raise `RuntimeError`.
+    fn close(&self) {
+        self.state.close();
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc_info))]
+    fn __exit__(&self, _exc_info: &Bound<'_, pyo3::types::PyTuple>) {
+        self.state.close();
+    }
+
+    fn __repr__(&self) -> String {
+        format!("refundkit.Client({})", self.state.repr_args)
+    }
+}
+
+/// The native half of `refundkit.AsyncClient`: `refund` returns an asyncio
+/// future driven by the shared runtime. Use `refundkit.AsyncClient`.
+#[pyclass(frozen, module = "refundkit._native", name = "AsyncClient")]
+pub struct AsyncClient {
+    state: ClientState,
+}
+
+#[pymethods]
+impl AsyncClient {
+    #[new]
+    #[pyo3(signature = (secret_key, base_url = None, max_retries = 2, timeout = 30.0, total_timeout = 90.0))]
+    fn new(
+        py: Python<'_>,
+        secret_key: String,
+        base_url: Option<String>,
+        max_retries: i64,
+        timeout: f64,
+        total_timeout: f64,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            state: ClientState::new(py, secret_key, base_url, max_retries, timeout, total_timeout)?,
+        })
+    }
+
+    /// Starts a refund on the shared runtime; await the returned future.
+    /// Cancelling the future abandons the call.
+    #[pyo3(signature = (checkout_id, amount = None, metadata = None, idempotency_key = None))]
+    fn refund<'py>(
+        &self,
+        py: Python<'py>,
+        checkout_id: String,
+        amount: Option<&Bound<'py, PyAny>>,
+        metadata: Option<&Bound<'py, PyAny>>,
+        idempotency_key: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+        let client = self.state.client()?;
+        runtime::awaitable(py, async move {
+            client
+                .refund(request)
+                .await
+                .map(Refund::from)
+                .map_err(to_py_err)
+        })
+    }
+
+    /// Releases the connection pool; later calls raise `RuntimeError`.
+    fn close(&self) {
+        self.state.close();
+    }
+
+    fn __repr__(&self) -> String {
+        format!("refundkit.AsyncClient({})", self.state.repr_args)
+    }
+}

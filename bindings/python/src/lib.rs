@@ -1,0 +1,42 @@
+//! `refundkit._native`: the Python face of the `refundkit` core crate.
+//!
+//! Type conversion only. Behaviour (validation, retries, parsing, webhook
+//! checks) lives in core; [`error`] is the one place a core error becomes a
+//! Python exception, and [`runtime`] the one place Python waits on tokio.
+//! The public package `refundkit` (Python) re-exports these classes and
+//! adds `AsyncClient` and the exception hierarchy.
+
+// pyo3's macros expand to `unsafe` FFI glue; this crate writes none itself.
+#![allow(unsafe_code)]
+
+mod client;
+mod error;
+mod refund;
+mod runtime;
+mod webhooks;
+
+use pyo3::prelude::*;
+
+/// Native core of the refundkit package. Import `refundkit`, not this module.
+#[pymodule(name = "_native")]
+mod native {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use super::client::{AsyncClient, Client};
+    #[pymodule_export]
+    use super::refund::Refund;
+    #[pymodule_export]
+    use super::webhooks::{WebhookEvent, WebhookVerifier};
+
+    /// A fresh idempotency key (a UUIDv4), as the clients make when none is given.
+    #[pyfunction]
+    fn new_idempotency_key() -> String {
+        refundkit::policy::new_idempotency_key()
+    }
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", refundkit::VERSION)
+    }
+}

@@ -1,0 +1,264 @@
+//! `RefundClient`: the core async client with a foreign-friendly surface.
+//!
+//! Kotlin gets `suspend fun refund(...)` and `fun refundBlocking(...)`,
+//! Swift `func refund(...) async throws` and `func refundBlocking(...) throws`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use refundkit::redact::mask_secret;
+
+use crate::error::RefundError;
+use crate::runtime;
+
+/// How to build a [`RefundClient`]. Defaults match every other binding:
+/// production base URL, 2 retries, 30 s per attempt, 90 s in total.
+///
+/// `toString`/`description` show the secret key masked (`sk_live_…abcd`).
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::export(Debug, Display)]
+pub struct ClientConfig {
+    /// `sk_live_…` or `sk_test_…`.
+    pub secret_key: String,
+    /// Where to send requests (`https`, or `http` on a loopback host);
+    /// `None` means `https://payments.yoco.com`.
+    #[uniffi(default)]
+    pub base_url: Option<String>,
+    /// Retries after the first attempt (0 to 10).
+    #[uniffi(default = 2)]
+    pub max_retries: u32,
+    /// Time allowed for one attempt, in milliseconds.
+    #[uniffi(default = 30000)]
+    pub timeout_ms: u64,
+    /// Time allowed for all attempts of one call, in milliseconds.
+    #[uniffi(default = 90000)]
+    pub total_timeout_ms: u64,
+    /// The caller's platform for the `User-Agent` (e.g. `kotlin JVM 17`);
+    /// `None` sends the operating system's name.
+    #[uniffi(default)]
+    pub platform: Option<String>,
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("secret_key", &mask_secret(&self.secret_key))
+            .field("base_url", &self.base_url)
+            .field("max_retries", &self.max_retries)
+            .field("timeout_ms", &self.timeout_ms)
+            .field("total_timeout_ms", &self.total_timeout_ms)
+            .field("platform", &self.platform)
+            .finish()
+    }
+}
+
+impl fmt::Display for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// An accepted refund. The final word arrives as a `refund.succeeded` or
+/// `refund.failed` webhook.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Refund {
+    /// The refunded checkout (`ch_…`).
+    pub checkout_id: String,
+    /// The refund (`rfd_…`); webhooks carry the same id.
+    pub refund_id: String,
+    /// The status the service reported (`successful`, `pending`, or any
+    /// other value as sent).
+    pub status: String,
+    /// The service's message, e.g. `Your refund has been processed`.
+    pub message: Option<String>,
+    /// The idempotency key actually sent: persist it to retry safely.
+    pub idempotency_key: String,
+    /// Whether the service replayed an earlier answer for this key.
+    pub replayed: bool,
+    /// How many HTTP attempts this call made.
+    pub attempts: i32,
+    /// The server's request id, when it sent one.
+    pub request_id: Option<String>,
+}
+
+impl From<refundkit::Refund> for Refund {
+    fn from(r: refundkit::Refund) -> Self {
+        Self {
+            checkout_id: r.checkout_id,
+            refund_id: r.refund_id,
+            status: r.status.as_str().to_owned(),
+            message: r.message,
+            idempotency_key: r.idempotency_key,
+            replayed: r.replayed,
+            attempts: i32::try_from(r.attempts).unwrap_or(i32::MAX),
+            request_id: r.request_id,
+        }
+    }
+}
+
+/// Refunds checkouts. Thread-safe and cheap to share: make one per process.
+///
+/// Every call validates its arguments before any I/O, sends one idempotency
+/// key on every attempt (the caller's or a fresh UUIDv4) and retries
+/// connection failures, timeouts, 409, 429 and 5xx within the total timeout.
+#[derive(uniffi::Object)]
+#[uniffi::export(Display)]
+pub struct RefundClient {
+    inner: refundkit::Client,
+}
+
+impl fmt::Display for RefundClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let config = self.inner.config();
+        write!(
+            f,
+            "RefundClient(base_url={}, secret_key={}, max_retries={})",
+            config.base_url(),
+            config.masked_secret_key(),
+            config.max_retries()
+        )
+    }
+}
+
+#[uniffi::export]
+impl RefundClient {
+    /// Validates `config` and builds the client; nothing is sent yet.
+    /// Throws `Configuration` for a bad key, base URL or limit.
+    #[uniffi::constructor]
+    pub fn new(config: ClientConfig) -> Result<Self, RefundError> {
+        let runtime = config
+            .platform
+            .clone()
+            .unwrap_or_else(|| std::env::consts::OS.to_owned());
+        let mut builder = refundkit::Client::builder(config.secret_key)
+            .max_retries(config.max_retries)
+            .timeout(Duration::from_millis(config.timeout_ms))
+            .total_timeout(Duration::from_millis(config.total_timeout_ms))
+            .user_agent_binding("uniffi", runtime);
+        if let Some(url) = config.base_url {
+            builder = builder.base_url(url);
+        }
+        Ok(Self {
+            inner: builder.build()?,
+        })
+    }
+
+    /// Refunds `checkout_id`: everything still refundable, or `amount`
+    /// cents. `metadata` is recorded with the refund; `idempotency_key`
+    /// replaces the generated key (reuse it to retry safely).
+    ///
+    /// Cancelling the caller (coroutine or task) abandons the call; the
+    /// refund may still have been made, so retry with the same key.
+    #[uniffi::method(default(amount = None, metadata = None, idempotency_key = None))]
+    pub async fn refund(
+        &self,
+        checkout_id: String,
+        amount: Option<i64>,
+        metadata: Option<HashMap<String, String>>,
+        idempotency_key: Option<String>,
+    ) -> Result<Refund, RefundError> {
+        let client = self.inner.clone();
+        let request = refund_request(checkout_id, amount, metadata, idempotency_key);
+        runtime::spawn(async move { Ok(client.refund(request).await?.into()) }).await
+    }
+
+    /// The blocking twin of `refund`: same behaviour, same errors; blocks
+    /// the calling thread.
+    #[uniffi::method(default(amount = None, metadata = None, idempotency_key = None))]
+    pub fn refund_blocking(
+        &self,
+        checkout_id: String,
+        amount: Option<i64>,
+        metadata: Option<HashMap<String, String>>,
+        idempotency_key: Option<String>,
+    ) -> Result<Refund, RefundError> {
+        let client = self.inner.clone();
+        let request = refund_request(checkout_id, amount, metadata, idempotency_key);
+        runtime::block_on(async move { Ok(client.refund(request).await?.into()) })
+    }
+
+    /// The base URL requests go to, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        self.inner.config().base_url().to_owned()
+    }
+}
+
+fn refund_request(
+    checkout_id: String,
+    amount: Option<i64>,
+    metadata: Option<HashMap<String, String>>,
+    idempotency_key: Option<String>,
+) -> refundkit::RefundRequest {
+    refundkit::RefundRequest {
+        checkout_id,
+        amount,
+        metadata: metadata.map(|m| m.into_iter().collect()),
+        idempotency_key,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "sk_live_0123456789abcdefWXYZ";
+
+    fn config() -> ClientConfig {
+        ClientConfig {
+            secret_key: KEY.to_owned(),
+            base_url: Some("http://127.0.0.1:9".to_owned()),
+            max_retries: 0,
+            timeout_ms: 1000,
+            total_timeout_ms: 1000,
+            platform: None,
+        }
+    }
+
+    #[test]
+    fn config_and_client_text_never_show_the_secret() {
+        let config = config();
+        let client = RefundClient::new(config.clone()).expect("client");
+        for text in [
+            format!("{config}"),
+            format!("{config:?}"),
+            client.to_string(),
+        ] {
+            assert!(!text.contains("0123456789"), "{text}");
+            assert!(text.contains("sk_live_…WXYZ"), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_input_is_refused_before_any_io() {
+        let client = RefundClient::new(config()).expect("client");
+        let err = client
+            .refund_blocking("ch 1".to_owned(), None, None, None)
+            .expect_err("invalid");
+        assert_eq!(err.kind(), "invalid_input");
+        assert_eq!(err.info().field_name.as_deref(), Some("checkout_id"));
+        assert_eq!(err.info().attempts, 0);
+    }
+
+    #[test]
+    fn a_closed_port_is_a_network_error_with_the_key() {
+        let client = RefundClient::new(config()).expect("client");
+        let err = client
+            .refund_blocking("ch_1".to_owned(), None, None, Some("k-1".to_owned()))
+            .expect_err("closed port");
+        assert_eq!(err.kind(), "network");
+        assert_eq!(err.info().idempotency_key.as_deref(), Some("k-1"));
+    }
+
+    #[test]
+    fn bad_configuration_is_a_configuration_error() {
+        let err = RefundClient::new(ClientConfig {
+            secret_key: "pk_live_nope".to_owned(),
+            ..config()
+        })
+        .err()
+        .expect("refused");
+        assert_eq!(err.kind(), "configuration");
+        assert!(!err.to_string().contains("nope"));
+    }
+}

@@ -1,0 +1,113 @@
+//! `refundkit webhook verify`: check a stored delivery with the core
+//! verifier and print its event.
+
+use std::io::Read as _;
+use std::time::Duration;
+
+use refundkit::{WebhookEvent, WebhookVerifier};
+use serde_json::json;
+
+use crate::exit::{CliError, Exit};
+use crate::output::{error_json, field, zar_amount, Output};
+use crate::WebhookVerifyArgs;
+
+/// Verifies the delivery; exit 1 if it does not verify, 2 on bad input.
+pub fn verify(args: &WebhookVerifyArgs, out: Output) -> Result<Exit, CliError> {
+    let body = read_body(args)?;
+    let verifier =
+        WebhookVerifier::new(&args.secret)?.tolerance(Duration::from_secs(args.tolerance));
+    let headers = args.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    match verifier.verify(headers, &body) {
+        Ok(event) => {
+            print_event(&event, out);
+            Ok(Exit::Success)
+        }
+        Err(error) => {
+            if out.json {
+                out.document(
+                    &json!({ "ok": false, "verified": false, "error": error_json(&error) }),
+                );
+            } else {
+                out.note(format_args!("error: {error}"));
+            }
+            Ok(Exit::for_error(&error))
+        }
+    }
+}
+
+fn read_body(args: &WebhookVerifyArgs) -> Result<Vec<u8>, CliError> {
+    let path = &args.body;
+    let mut body = Vec::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin().lock().read_to_end(&mut body).map(drop)
+    } else {
+        std::fs::read(path).map(|bytes| body = bytes)
+    };
+    read.map_err(|e| {
+        CliError::usage(format!("cannot read the body from {}: {e}", path.display()))
+    })?;
+    Ok(body)
+}
+
+fn print_event(event: &WebhookEvent, out: Output) {
+    let refund = event.refund();
+    let payment = event.payment();
+    if out.json {
+        out.document(&json!({
+            "ok": true,
+            "verified": true,
+            "event": {
+                "id": event.id,
+                "type": event.event_type,
+                "webhookId": event.webhook_id,
+                "createdDate": event.created_date,
+                "refundId": refund.and_then(|r| r.refund_id.as_deref()),
+                "paymentId": refund.and_then(|r| r.payment_id.as_deref())
+                    .or(payment.and_then(|p| p.payment_id.as_deref())),
+                "checkoutId": refund.and_then(|r| r.checkout_id.as_deref())
+                    .or(payment.and_then(|p| p.checkout_id.as_deref())),
+                "amount": refund.and_then(|r| r.amount).or(payment.and_then(|p| p.amount)),
+                "status": refund.and_then(|r| r.status.as_deref())
+                    .or(payment.and_then(|p| p.status.as_deref())),
+                "failureReason": refund.and_then(|r| r.failure_reason.as_deref()),
+                "payload": event.payload,
+            },
+        }));
+        return;
+    }
+    out.line("Signature verified");
+    out.line(field("event id", &event.id));
+    out.line(field("type", &event.event_type));
+    out.line(field("webhook id", &event.webhook_id));
+    if let Some(created) = &event.created_date {
+        out.line(field("created", created));
+    }
+    let optional = |label: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            out.line(field(label, value));
+        }
+    };
+    if let Some(r) = refund {
+        optional("refund id", r.refund_id.as_deref());
+        optional("checkout id", r.checkout_id.as_deref());
+        optional("payment id", r.payment_id.as_deref());
+        if let Some(amount) = r.amount {
+            out.line(field(
+                "amount",
+                format!("{} ({amount} cents)", zar_amount(amount)),
+            ));
+        }
+        optional("status", r.status.as_deref());
+        optional("failure reason", r.failure_reason.as_deref());
+    } else if let Some(p) = payment {
+        optional("payment id", p.payment_id.as_deref());
+        optional("checkout id", p.checkout_id.as_deref());
+        if let Some(amount) = p.amount {
+            out.line(field(
+                "amount",
+                format!("{} ({amount} cents)", zar_amount(amount)),
+            ));
+        }
+        optional("status", p.status.as_deref());
+    }
+}

@@ -1,0 +1,165 @@
+//! `refundkit webhook verify`: deliveries signed with the core's
+//! `WebhookSigner` verify; anything altered does not.
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{run_cli, write_file, Run};
+use refundkit::WebhookSigner;
+
+const BODY: &str = r#"{"id":"evt_1","type":"refund.succeeded","createdDate":"2024-01-01T00:00:00Z","payload":{"id":"rfd_abc","type":"refund","amount":2500,"currency":"ZAR","paymentId":"p_1","status":"succeeded","mode":"live","metadata":{"checkoutId":"ch_xyz"}}}"#;
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .expect("clock")
+}
+
+/// `--header` arguments for a delivery of `body` signed with `secret` at `timestamp`.
+fn signed_headers(secret: &str, timestamp: i64, body: &str) -> Vec<String> {
+    let signer = WebhookSigner::new(secret).expect("signer");
+    signer
+        .headers("msg_test1", timestamp, body.as_bytes())
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect()
+}
+
+async fn verify(
+    secret_flag: Option<&str>,
+    env: &[(&str, &str)],
+    headers: &[String],
+    body_file: &str,
+    extra: &[&str],
+) -> Run {
+    let mut args = vec!["webhook", "verify", "--body", body_file];
+    if let Some(secret) = secret_flag {
+        args.extend(["--secret", secret]);
+    }
+    for header in headers {
+        args.extend(["--header", header.as_str()]);
+    }
+    args.extend_from_slice(extra);
+    run_cli(&args, env, &[]).await
+}
+
+#[tokio::test]
+async fn a_signed_delivery_verifies_and_its_event_is_printed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = write_file(dir.path(), "body.json", BODY);
+    let secret = WebhookSigner::generate_secret();
+    let run = verify(
+        Some(&secret),
+        &[],
+        &signed_headers(&secret, now(), BODY),
+        &body,
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    for expected in [
+        "evt_1",
+        "refund.succeeded",
+        "rfd_abc",
+        "ch_xyz",
+        "R25.00",
+        "succeeded",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "{expected} in {}",
+            run.stdout
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_secret_may_come_from_the_environment_and_json_is_typed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = write_file(dir.path(), "body.json", BODY);
+    let secret = WebhookSigner::generate_secret();
+    let env = [("REFUNDKIT_WEBHOOK_SECRET", secret.as_str())];
+    let run = verify(
+        None,
+        &env,
+        &signed_headers(&secret, now(), BODY),
+        &body,
+        &["--json"],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let event = &run.json()["event"];
+    assert_eq!(event["type"], "refund.succeeded");
+    assert_eq!(event["refundId"], "rfd_abc");
+    assert_eq!(event["checkoutId"], "ch_xyz");
+    assert_eq!(event["amount"], 2500);
+    assert_eq!(event["status"], "succeeded");
+    assert!(!run.stdout.contains(&secret) && !run.stderr.contains(&secret));
+}
+
+#[tokio::test]
+async fn a_tampered_body_fails_with_exit_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tampered = BODY.replace("2500", "250000");
+    let body = write_file(dir.path(), "body.json", &tampered);
+    let secret = WebhookSigner::generate_secret();
+    let run = verify(
+        Some(&secret),
+        &[],
+        &signed_headers(&secret, now(), BODY),
+        &body,
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("no signature matches"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn another_secret_or_an_old_timestamp_fails_with_exit_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = write_file(dir.path(), "body.json", BODY);
+    let secret = WebhookSigner::generate_secret();
+    let other = WebhookSigner::generate_secret();
+    let wrong = verify(
+        Some(&other),
+        &[],
+        &signed_headers(&secret, now(), BODY),
+        &body,
+        &["--json"],
+    )
+    .await;
+    assert_eq!(wrong.code, Some(1), "{wrong:?}");
+    assert_eq!(wrong.json()["error"]["kind"], "webhook_verification");
+
+    let old = signed_headers(&secret, now() - 600, BODY);
+    let stale = verify(Some(&secret), &[], &old, &body, &["--tolerance", "300"]).await;
+    assert_eq!(stale.code, Some(1), "{stale:?}");
+    assert!(stale.stderr.contains("too old"), "{}", stale.stderr);
+}
+
+#[tokio::test]
+async fn a_malformed_secret_or_header_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = write_file(dir.path(), "body.json", BODY);
+    let secret = WebhookSigner::generate_secret();
+    let headers = signed_headers(&secret, now(), BODY);
+    let bad_secret = verify(Some("not-a-whsec"), &[], &headers, &body, &[]).await;
+    assert_eq!(bad_secret.code, Some(2), "{bad_secret:?}");
+    let bad_header = verify(
+        Some(&secret),
+        &[],
+        &["no colon here".to_owned()],
+        &body,
+        &[],
+    )
+    .await;
+    assert_eq!(bad_header.code, Some(2), "{bad_header:?}");
+}

@@ -1,0 +1,220 @@
+//! Webhook delivery: signed POSTs to the registered URLs, retried on the
+//! API's schedule, each attempt logged.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::clock;
+use crate::lifecycle;
+use crate::sharded::lock;
+use crate::webhooks::Subscription;
+
+/// Delays before each retry: attempt 1 is immediate, then these, in order
+/// (before scaling by `webhook_time_scale`).
+pub(crate) const RETRY_DELAYS: [Duration; 8] = [
+    Duration::ZERO,
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+/// Time a receiver has to answer 2xx.
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Attempts kept in the delivery log; older ones are forgotten **[ours]**.
+pub(crate) const MAX_LOGGED: usize = 10_000;
+
+/// An event ready to send: its id (also the `webhook-id`) and exact body.
+#[derive(Debug)]
+pub(crate) struct Event {
+    pub(crate) id: String,
+    pub(crate) event_type: &'static str,
+    pub(crate) body: Bytes,
+}
+
+impl Event {
+    /// Wraps `payload` in the envelope `{"id", "type", "createdDate", "payload"}`.
+    pub(crate) fn new(event_type: &'static str, payload: Value) -> Self {
+        let id = crate::ids::event();
+        let envelope = json!({
+            "id": id,
+            "type": event_type,
+            "createdDate": clock::iso8601(SystemTime::now()),
+            "payload": payload,
+        });
+        Self {
+            id,
+            event_type,
+            body: Bytes::from(serde_json::to_vec(&envelope).unwrap_or_default()),
+        }
+    }
+}
+
+/// One attempt, as logged.
+#[derive(Clone, Debug)]
+struct Attempt {
+    webhook_id: String,
+    subscription_id: String,
+    event_type: &'static str,
+    url: String,
+    attempt: usize,
+    status: Option<u16>,
+    error: Option<String>,
+    timestamp: i64,
+}
+
+/// The HTTP client that delivers, and the attempt log.
+pub(crate) struct Deliverer {
+    http: reqwest::Client,
+    time_scale: f64,
+    log: Mutex<VecDeque<Attempt>>,
+}
+
+impl Deliverer {
+    pub(crate) fn new(time_scale: f64) -> Self {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(ATTEMPT_TIMEOUT)
+            .user_agent(concat!("refundkit-emulator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        let time_scale = if time_scale.is_finite() && time_scale >= 0.0 {
+            time_scale
+        } else {
+            1.0
+        };
+        Self {
+            http,
+            time_scale,
+            log: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The delay before attempt `attempt` (1-based), scaled.
+    fn delay_before(&self, attempt: usize) -> Duration {
+        match attempt.checked_sub(2).and_then(|i| RETRY_DELAYS.get(i)) {
+            Some(d) => d.mul_f64(self.time_scale),
+            None => Duration::ZERO,
+        }
+    }
+
+    /// The log, oldest first.
+    pub(crate) fn log_json(&self) -> Vec<Value> {
+        lock(&self.log)
+            .iter()
+            .map(|a| {
+                json!({
+                    "webhookId": a.webhook_id,
+                    "subscriptionId": a.subscription_id,
+                    "eventType": a.event_type,
+                    "url": a.url,
+                    "attempt": a.attempt,
+                    "status": a.status,
+                    "error": a.error,
+                    "timestamp": a.timestamp,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn clear_log(&self) {
+        lock(&self.log).clear();
+    }
+
+    fn record(&self, attempt: Attempt) {
+        let mut log = lock(&self.log);
+        if log.len() >= MAX_LOGGED {
+            log.pop_front();
+        }
+        log.push_back(attempt);
+    }
+
+    /// One signed POST; `Ok` on 2xx. Never follows redirects, so only the
+    /// registered URL is ever contacted.
+    async fn attempt(&self, sub: &Subscription, event: &Event, number: usize) -> bool {
+        let timestamp = clock::unix_seconds(SystemTime::now());
+        let mut request = self
+            .http
+            .post(&sub.url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(event.body.clone());
+        for (name, value) in sub.signer.headers(&event.id, timestamp, &event.body) {
+            request = request.header(name, value);
+        }
+        let (status, error) = match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                // Read the body so the connection can be reused.
+                let _ = response.bytes().await;
+                let error = (!status.is_success()).then(|| format!("receiver answered {status}"));
+                (Some(status.as_u16()), error)
+            }
+            Err(e) if e.is_timeout() => (
+                None,
+                Some(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs())),
+            ),
+            Err(e) => (None, Some(error_chain(&e))),
+        };
+        let ok = error.is_none();
+        self.record(Attempt {
+            webhook_id: event.id.clone(),
+            subscription_id: sub.id.clone(),
+            event_type: event.event_type,
+            url: sub.url.clone(),
+            attempt: number,
+            status,
+            error,
+            timestamp,
+        });
+        ok
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Delivers `event` to `sub` until a 2xx, the schedule runs out, the
+/// subscription is deleted, or the generation ends (reset or stop).
+pub(crate) async fn deliver(
+    app: Arc<crate::app::App>,
+    account_key: String,
+    sub: Arc<Subscription>,
+    event: Arc<Event>,
+    mut lifecycle_rx: watch::Receiver<u64>,
+    generation: u64,
+) {
+    let attempts = async {
+        for number in 1..=RETRY_DELAYS.len() + 1 {
+            let delay = app.deliverer.delay_before(number);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if !app.webhooks.is_registered(&account_key, &sub) {
+                return;
+            }
+            if app.deliverer.attempt(&sub, &event, number).await {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        () = attempts => {}
+        () = lifecycle::superseded(&mut lifecycle_rx, generation) => {}
+    }
+}

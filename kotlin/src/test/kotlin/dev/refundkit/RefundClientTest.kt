@@ -1,0 +1,225 @@
+package dev.refundkit
+
+import java.net.ServerSocket
+import kotlin.test.assertEquals
+import kotlin.test.assertFalse
+import kotlin.test.assertNotEquals
+import kotlin.test.assertTrue
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.TimeoutCancellationException
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import kotlinx.serialization.json.long
+import org.junit.jupiter.api.AfterEach
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+
+/** The Kotlin binding against the real emulator. */
+class RefundClientTest {
+    @AfterEach
+    fun clearFaults() = Emulator.faults("{}")
+
+    @Test
+    fun `refunds from a coroutine`() = runBlocking {
+        val checkout = Emulator.paidCheckout(5_000)
+        val refund = Emulator.client().refund(checkout)
+        assertEquals(checkout, refund.checkoutId)
+        assertTrue(refund.refundId.startsWith("rfd_"), refund.refundId)
+        assertEquals("successful", refund.status)
+        assertEquals("Your refund has been processed", refund.message)
+        assertFalse(refund.replayed)
+        assertEquals(1, refund.attempts)
+        assertTrue(refund.idempotencyKey.isNotEmpty())
+        val ledger = Emulator.ledger(checkout)
+        assertEquals(1, ledger.size)
+        assertEquals(5_000, ledger[0].jsonObject["amount"]!!.jsonPrimitive.long)
+    }
+
+    @Test
+    fun `refunds while blocking the calling thread`() {
+        val checkout = Emulator.paidCheckout(5_000)
+        val refund = Emulator.client().refundBlocking(checkout, amount = 1_250, metadata = mapOf("order" to "42"))
+        assertTrue(refund.refundId.startsWith("rfd_"))
+        val made = Emulator.ledger(checkout).single().jsonObject
+        assertEquals(1_250, made["amount"]!!.jsonPrimitive.long)
+    }
+
+    @Test
+    fun `the same key replays the first answer and refunds once`() = runBlocking {
+        val checkout = Emulator.paidCheckout()
+        val client = Emulator.client()
+        val first = client.refund(checkout, amount = 100, idempotencyKey = "kotlin-replay-$checkout")
+        val again = client.refund(checkout, amount = 100, idempotencyKey = "kotlin-replay-$checkout")
+        assertEquals(first.refundId, again.refundId)
+        assertFalse(first.replayed)
+        assertTrue(again.replayed)
+        assertEquals(1, Emulator.ledger(checkout).size)
+    }
+
+    @Test
+    fun `a wrong key is an authentication error`() {
+        val e = assertThrows<RefundException.Authentication> {
+            Emulator.client(key = "sk_live_notAKeyTheEmulatorKnows0000").refundBlocking(Emulator.paidCheckout())
+        }
+        assertEquals(403, e.status)
+        assertFalse(e.retryable)
+        assertFalse(e.outcomeUnknown)
+        assertEquals(1, e.attempts)
+    }
+
+    @Test
+    fun `an unknown checkout is not found`() {
+        val e = assertThrows<RefundException.NotFound> { Emulator.client().refundBlocking("ch_doesNotExist000000000000") }
+        assertEquals(404, e.status)
+        assertFalse(e.retryable)
+    }
+
+    @Test
+    fun `an unpaid checkout is refused`() {
+        val e = assertThrows<RefundException.InvalidRequest> { Emulator.client().refundBlocking(Emulator.createCheckout()) }
+        assertEquals(400, e.status)
+        assertEquals("Checkout has not been paid.", e.detail)
+    }
+
+    @Test
+    fun `a test-mode checkout is refused`() {
+        val checkout = Emulator.paidCheckout(key = Emulator.TEST_KEY)
+        val e = assertThrows<RefundException.InvalidRequest> {
+            Emulator.client(key = Emulator.TEST_KEY).refundBlocking(checkout)
+        }
+        assertEquals(400, e.status)
+        assertTrue(e.detail.contains("test-mode"), e.detail)
+    }
+
+    @Test
+    fun `a second full refund is already refunded`() {
+        val checkout = Emulator.paidCheckout()
+        val client = Emulator.client()
+        client.refundBlocking(checkout)
+        val e = assertThrows<RefundException.AlreadyRefunded> { client.refundBlocking(checkout) }
+        assertEquals(400, e.status)
+        assertEquals("Payment has already been refunded.", e.detail)
+    }
+
+    @Test
+    fun `a key reused for a different request is a mismatch`() {
+        val checkout = Emulator.paidCheckout()
+        val client = Emulator.client()
+        client.refundBlocking(checkout, amount = 100, idempotencyKey = "kotlin-422-$checkout")
+        val e = assertThrows<RefundException.IdempotencyMismatch> {
+            client.refundBlocking(checkout, amount = 200, idempotencyKey = "kotlin-422-$checkout")
+        }
+        assertEquals(422, e.status)
+        assertFalse(e.retryable)
+    }
+
+    @Test
+    fun `a key still in flight is a conflict`() = runBlocking {
+        val checkout = Emulator.paidCheckout()
+        val client = Emulator.client()
+        val key = "kotlin-409-$checkout"
+        Emulator.faults("""{"delay": 1.0, "delay_ms": 1500}""")
+        val first = async(Dispatchers.IO) { client.refund(checkout, amount = 100, idempotencyKey = key) }
+        delay(400)
+        val e = assertThrows<RefundException.IdempotencyConflict> {
+            client.refundBlocking(checkout, amount = 100, idempotencyKey = key)
+        }
+        assertEquals(409, e.status)
+        assertTrue(e.retryable)
+        assertEquals(key, e.idempotencyKey)
+        assertTrue(first.await().refundId.startsWith("rfd_"))
+    }
+
+    @Test
+    fun `a 5xx without retries is a server error whose outcome is unknown`() {
+        val checkout = Emulator.paidCheckout()
+        Emulator.faults("""{"error_5xx": 1.0}""")
+        val e = assertThrows<RefundException.Server> { Emulator.client(maxRetries = 0u).refundBlocking(checkout) }
+        assertEquals(500, e.status)
+        assertTrue(e.retryable)
+        assertTrue(e.outcomeUnknown)
+        assertEquals(1, e.attempts)
+        assertTrue(e.toString().contains("retry with idempotency key ${e.idempotencyKey}"), e.toString())
+    }
+
+    @Test
+    fun `5xx is retried with the same key up to max retries`() {
+        val checkout = Emulator.paidCheckout()
+        Emulator.faults("""{"error_5xx": 1.0}""")
+        val e = assertThrows<RefundException.Server> { Emulator.client(maxRetries = 2u).refundBlocking(checkout) }
+        assertEquals(3, e.attempts)
+    }
+
+    @Test
+    fun `a dropped answer is recovered by retrying with the error's key`() {
+        val checkout = Emulator.paidCheckout()
+        val client = Emulator.client(maxRetries = 0u)
+        Emulator.faults("""{"drop_after": 1.0}""")
+        val e = assertThrows<RefundException.Network> { client.refundBlocking(checkout, amount = 300) }
+        assertTrue(e.outcomeUnknown, "the refund was committed before the connection was cut")
+        Emulator.faults("{}")
+        val recovered = client.refundBlocking(checkout, amount = 300, idempotencyKey = e.idempotencyKey)
+        assertTrue(recovered.replayed)
+        assertEquals(1, Emulator.ledger(checkout).size, "refunded exactly once")
+    }
+
+    @Test
+    fun `a closed port is a network error and nothing was sent`() {
+        val port = ServerSocket(0).use { it.localPort }
+        val client = RefundClient(ClientConfig(secretKey = Emulator.LIVE_KEY, baseUrl = "http://127.0.0.1:$port", maxRetries = 0u))
+        val e = assertThrows<RefundException.Network> { client.refundBlocking("ch_1") }
+        assertNotEquals(null, e.idempotencyKey)
+        assertFalse(e.outcomeUnknown, "a refused connection proves nothing was sent")
+        assertEquals(null, e.status)
+    }
+
+    @Test
+    fun `fifty concurrent coroutines share one client`() = runBlocking {
+        val checkout = Emulator.paidCheckout(100_000)
+        val client = Emulator.client(maxRetries = 2u)
+        val refunds = coroutineScope {
+            (1..50).map { async(Dispatchers.Default) { client.refund(checkout, amount = 10) } }.awaitAll()
+        }
+        assertEquals(50, refunds.map { it.refundId }.toSet().size)
+        assertEquals(50, refunds.map { it.idempotencyKey }.toSet().size)
+        assertEquals(50, Emulator.ledger(checkout).size)
+    }
+
+    @Test
+    fun `cancelling a coroutine mid-refund leaves the client usable`() = runBlocking {
+        val client = Emulator.client()
+        Emulator.faults("""{"delay": 1.0, "delay_ms": 3000}""")
+        assertThrows<TimeoutCancellationException> {
+            runBlocking { withTimeout(300.milliseconds) { client.refund(Emulator.paidCheckout(), amount = 100) } }
+        }
+        Emulator.faults("{}")
+        val checkout = Emulator.paidCheckout()
+        val refund = withTimeout(10.seconds) { client.refund(checkout, amount = 100) }
+        assertTrue(refund.refundId.startsWith("rfd_"))
+        assertEquals(1, Emulator.ledger(checkout).size)
+    }
+
+    @Test
+    fun `the kotlin-friendly factory takes durations`() = runBlocking {
+        val client = RefundClient(Emulator.LIVE_KEY, baseUrl = Emulator.baseUrl, maxRetries = 0, timeout = 5.seconds)
+        assertTrue(client.refund(Emulator.paidCheckout(), amount = 1).refundId.startsWith("rfd_"))
+        val e = assertThrows<RefundException.Configuration> { RefundClient(Emulator.LIVE_KEY, maxRetries = -1) }
+        assertEquals("max_retries", e.fieldName)
+    }
+
+    @Test
+    fun `a non-https base url off loopback is refused`() {
+        val e = assertThrows<RefundException.Configuration> {
+            RefundClient(ClientConfig(secretKey = Emulator.LIVE_KEY, baseUrl = "http://payments.example.com"))
+        }
+        assertEquals("base_url", e.fieldName)
+    }
+}

@@ -1,0 +1,50 @@
+package dev.refundkit
+
+import kotlin.test.assertFalse
+import kotlin.test.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.assertThrows
+
+/** The secret key appears in no text the binding produces. */
+class SecretRedactionTest {
+    private val key = Emulator.LIVE_KEY
+    private val secretPart = key.removePrefix("sk_live_").dropLast(4)
+
+    private fun assertHidden(text: String?) {
+        assertFalse(text.orEmpty().contains(secretPart), "the secret key leaked into: $text")
+    }
+
+    @Test
+    fun `config and client text show the key masked`() {
+        val config = ClientConfig(secretKey = key, baseUrl = Emulator.baseUrl)
+        val client = RefundClient(config)
+        assertHidden(config.toString())
+        assertHidden(client.toString())
+        assertTrue(config.toString().contains("sk_live_…WXYZ"), config.toString())
+    }
+
+    @Test
+    fun `errors never carry the key`() {
+        val wrongKey = "sk_live_notAKeyTheEmulatorKnows0000"
+        val auth = assertThrows<RefundException.Authentication> {
+            Emulator.client(key = wrongKey).refundBlocking(Emulator.paidCheckout())
+        }
+        val hidden = wrongKey.removePrefix("sk_live_").dropLast(4)
+        for (text in listOf(auth.toString(), auth.message, auth.info().toString(), auth.body)) {
+            assertFalse(text.orEmpty().contains(hidden), "the secret key leaked into: $text")
+        }
+        val config = assertThrows<RefundException.Configuration> {
+            RefundClient(ClientConfig(secretKey = "sk_live_$secretPart\n", baseUrl = Emulator.baseUrl))
+        }
+        assertHidden(config.toString())
+        assertHidden(config.message)
+    }
+
+    @Test
+    fun `refunds and verifiers never carry secrets`() {
+        val refund = Emulator.client(key = key).refundBlocking(Emulator.paidCheckout(), amount = 1)
+        assertHidden(refund.toString())
+        val verifier = WebhookVerifier("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        assertFalse(verifier.toString().contains("MfKQ9r8G"), verifier.toString())
+    }
+}

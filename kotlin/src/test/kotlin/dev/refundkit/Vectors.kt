@@ -1,0 +1,36 @@
+package dev.refundkit
+
+import java.io.File
+import kotlinx.serialization.json.Json
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonNull
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.booleanOrNull
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import kotlinx.serialization.json.longOrNull
+
+/** The shared test vectors in `tests/vectors/`, which every language's tests load. */
+object Vectors {
+    private val dir = File(
+        System.getProperty("refundkit.vectors") ?: error("system property refundkit.vectors is not set"),
+    )
+
+    /** The `cases` of `tests/vectors/<name>.json`. */
+    fun cases(name: String): List<JsonObject> =
+        Json.parseToJsonElement(File(dir, "$name.json").readText()).jsonObject["cases"]!!.jsonArray.map { it.jsonObject }
+}
+
+/** The string at [key], or null when absent or JSON null. */
+fun JsonObject.str(key: String): String? = (this[key] as? JsonPrimitive)?.takeIf { it !is JsonNull }?.content
+
+fun JsonObject.long(key: String): Long? = (this[key] as? JsonPrimitive)?.longOrNull
+
+fun JsonObject.bool(key: String): Boolean? = (this[key] as? JsonPrimitive)?.booleanOrNull
+
+fun JsonObject.obj(key: String): JsonObject? = this[key] as? JsonObject
+
+/** A JSON object of strings as a map. */
+fun JsonElement.stringMap(): Map<String, String> = jsonObject.mapValues { it.value.jsonPrimitive.content }

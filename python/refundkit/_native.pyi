@@ -1,0 +1,184 @@
+# Type stubs of the native module (bindings/python). Checked against the
+# built module by `python -m mypy.stubtest refundkit._native`.
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, final
+
+__all__ = ["AsyncClient", "Client", "Refund", "WebhookEvent", "WebhookVerifier", "new_idempotency_key", "__version__"]
+
+__version__: str
+
+def new_idempotency_key() -> str:
+    """A fresh idempotency key (a UUIDv4), as the clients make when none is given."""
+
+@final
+class Client:
+    """Refunds through the Checkout API, blocking the calling thread.
+
+    One instance is meant to be shared by every thread of a process: it
+    pools connections, and the GIL is released while a call waits.
+    """
+
+    def __new__(
+        cls,
+        secret_key: str,
+        base_url: str | None = None,
+        max_retries: int = 2,
+        timeout: float = 30.0,
+        total_timeout: float = 90.0,
+    ) -> Client: ...
+    def refund(
+        self,
+        checkout_id: str,
+        amount: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Refund:
+        """Refunds `checkout_id` (all that is left, or `amount` cents).
+
+        Raises a `refundkit.RefundKitError` subclass on failure. If Ctrl-C
+        interrupts the call, the `KeyboardInterrupt` carries the key that
+        was being sent as `.idempotency_key`.
+        """
+    def close(self) -> None:
+        """Releases the connection pool; later calls raise `RuntimeError`."""
+    def __enter__(self) -> Client: ...
+    def __exit__(
+        self,
+        *_exc_info: type[BaseException] | BaseException | TracebackType | None,
+    ) -> None: ...
+
+@final
+class AsyncClient:
+    """The native half of `refundkit.AsyncClient`; use that class instead."""
+
+    def __new__(
+        cls,
+        secret_key: str,
+        base_url: str | None = None,
+        max_retries: int = 2,
+        timeout: float = 30.0,
+        total_timeout: float = 90.0,
+    ) -> AsyncClient: ...
+    def refund(
+        self,
+        checkout_id: str,
+        amount: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> asyncio.Future[Refund]: ...
+    def close(self) -> None: ...
+
+@final
+class Refund:
+    """An accepted refund. Immutable and hashable; equal when every field is."""
+
+    def __new__(
+        cls,
+        *,
+        checkout_id: str,
+        refund_id: str,
+        status: str,
+        idempotency_key: str,
+        message: str | None = None,
+        replayed: bool = False,
+        attempts: int = 1,
+        request_id: str | None = None,
+    ) -> Refund: ...
+    @property
+    def checkout_id(self) -> str:
+        """The refunded checkout (`ch_…`)."""
+    @property
+    def refund_id(self) -> str:
+        """The refund (`rfd_…`); webhooks carry the same id."""
+    @property
+    def status(self) -> str:
+        """The status the service reported, as sent (`successful`, `pending`, …)."""
+    @property
+    def message(self) -> str | None:
+        """The service's message, e.g. `Your refund has been processed`."""
+    @property
+    def idempotency_key(self) -> str:
+        """The idempotency key actually sent: persist it to retry safely."""
+    @property
+    def replayed(self) -> bool:
+        """Whether the service replayed an earlier answer for this key."""
+    @property
+    def attempts(self) -> int:
+        """How many HTTP attempts the call made."""
+    @property
+    def request_id(self) -> str | None:
+        """The service's request id, when it sent one."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class WebhookVerifier:
+    """Verifies Standard Webhooks signatures and parses the events.
+
+    `secret` is one `whsec_…` secret, or a sequence of them while rotating.
+    `tolerance` is how many seconds `webhook-timestamp` may be from now.
+    """
+
+    def __new__(cls, secret: str | Sequence[str], tolerance: float = 300.0) -> WebhookVerifier: ...
+    def verify(
+        self,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        body: bytes | bytearray | str,
+        *,
+        now: int | None = None,
+    ) -> WebhookEvent:
+        """Verifies one delivery and returns its event.
+
+        `headers`: any mapping of header names to values (names compare
+        case-insensitively) or an iterable of `(name, value)` pairs.
+        `body`: the raw body as received. `now` (Unix seconds) replaces the
+        clock. Raises `refundkit.WebhookVerificationError` with the reason.
+        """
+
+@final
+class WebhookEvent:
+    """A verified webhook event. Fields absent from the payload are `None`."""
+
+    @property
+    def id(self) -> str:
+        """The event id (`evt_…`)."""
+    @property
+    def webhook_id(self) -> str:
+        """The `webhook-id` header: deduplicate deliveries on this."""
+    @property
+    def type(self) -> str:
+        """The event type, e.g. `refund.succeeded`."""
+    @property
+    def created_date(self) -> str | None:
+        """`createdDate`, as sent."""
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The raw `payload` object as `json.loads` would give it (the same
+        dict on every access; empty when the event has no payload)."""
+    @property
+    def refund_id(self) -> str | None:
+        """The refund (`rfd_…`) of a `refund.*` event."""
+    @property
+    def checkout_id(self) -> str | None:
+        """The checkout refunded or paid (`ch_…`)."""
+    @property
+    def payment_id(self) -> str | None:
+        """The payment refunded or made (`p_…`)."""
+    @property
+    def amount(self) -> int | None:
+        """Cents refunded by this refund, or paid."""
+    @property
+    def currency(self) -> str | None:
+        """Currency code, e.g. `ZAR`."""
+    @property
+    def status(self) -> str | None:
+        """`succeeded` or `failed`."""
+    @property
+    def mode(self) -> str | None:
+        """`live` or `test`."""
+    @property
+    def failure_reason(self) -> str | None:
+        """Why the refund failed (`refund.failed` only)."""
