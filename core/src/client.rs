@@ -62,17 +62,31 @@ impl Client {
     /// failures, timeouts, 409, 429 and 5xx within `total_timeout`. Every
     /// error carries the key: retrying later with it never refunds twice.
     ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), refundkit::Error> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// # let emulator = refundkit_emulator::Emulator::start(Default::default()).await?;
+    /// # let control = refundkit_emulator::ControlClient::new(&emulator.base_url(), "sk_live_docs0123456789abcdef");
+    /// # let checkout = control.create_checkout(5000, None).await?["id"].as_str().unwrap_or_default().to_owned();
+    /// # control.pay(&checkout).await?;
+    /// # let base_url = emulator.base_url();
     /// use refundkit::{Client, RefundRequest};
     ///
-    /// let client = Client::builder("sk_live_...")
-    ///     .base_url("http://127.0.0.1:8080")
+    /// let client = Client::builder("sk_live_docs0123456789abcdef")
+    ///     .base_url(base_url) // omit for the production service
     ///     .build()?;
     /// let refund = client
-    ///     .refund(RefundRequest::new("ch_9LVKD8GnAj7f39DFbn4F16bE").metadata("order", "42"))
+    ///     .refund(RefundRequest::new(&checkout).metadata("order", "42"))
     ///     .await?;
-    /// println!("{} accepted ({}), key {}", refund.refund_id, refund.status, refund.idempotency_key);
+    /// assert!(refund.refund_id.starts_with("rfd_"));
+    /// assert_eq!(refund.attempts, 1);
+    /// // Persist refund.idempotency_key: retrying with it never refunds twice.
+    /// let again = client
+    ///     .refund(RefundRequest::new(&checkout).metadata("order", "42").idempotency_key(&refund.idempotency_key))
+    ///     .await?;
+    /// assert!(again.replayed);
+    /// assert_eq!(again.refund_id, refund.refund_id);
+    /// # emulator.shutdown().await;
     /// # Ok(()) }
     /// ```
     pub async fn refund(&self, request: RefundRequest) -> Result<Refund> {
