@@ -2,9 +2,9 @@
 //! belong to the key that made them; the key decides the mode.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+mod fixtures;
 
-use common::*;
+use fixtures::*;
 use refundkit_emulator::EmulatorConfig;
 
 async fn create_checkout_with_auth(base: &str, auth: Option<&str>) -> Answer {

@@ -1,9 +1,9 @@
 //! API.md "Checkouts": create, validate, read, pay.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+mod fixtures;
 
-use common::*;
+use fixtures::*;
 use serde_json::json;
 
 fn is_id(value: &serde_json::Value, prefix: &str) -> bool {

@@ -2,9 +2,9 @@
 //! drops before and after committing, 500s, delays, seeded reproducibility.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+mod fixtures;
 
-use common::*;
+use fixtures::*;
 use refundkit::RefundRequest;
 use refundkit_emulator::{EmulatorConfig, Faults};
 

@@ -3,11 +3,11 @@
 //! heavy concurrency.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+mod fixtures;
 
 use std::time::Duration;
 
-use common::*;
+use fixtures::*;
 use refundkit_emulator::{EmulatorConfig, Faults};
 use serde_json::json;
 

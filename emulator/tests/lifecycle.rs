@@ -1,11 +1,11 @@
 //! Starting, resetting and stopping the emulator.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+mod fixtures;
 
 use std::time::Duration;
 
-use common::*;
+use fixtures::*;
 use refundkit_emulator::{EmulatorConfig, Faults};
 
 #[tokio::test]

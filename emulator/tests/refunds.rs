@@ -2,9 +2,9 @@
 //! refunds against the refundable balance, and the ledger.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+mod fixtures;
 
-use common::*;
+use fixtures::*;
 use refundkit::RefundRequest;
 
 #[tokio::test]

@@ -3,11 +3,11 @@
 //! retries with the same webhook-id and a fresh signature.
 #![allow(clippy::unwrap_used)]
 
-mod common;
+mod fixtures;
 
 use std::collections::BTreeMap;
 
-use common::*;
+use fixtures::*;
 use refundkit::{EventData, RefundRequest};
 use refundkit_emulator::EmulatorConfig;
 
