@@ -5,7 +5,7 @@
 //! parsing, signatures) is the core crate's: commands only call it.
 
 mod batch;
-mod csv_rows;
+use refundkit_cli::csv_rows;
 mod demo;
 mod emulator_cmd;
 mod exit;
