@@ -97,8 +97,8 @@ pub struct HttpRequest {
     pub path: String,
     /// Headers other than authorization and user agent.
     pub headers: Vec<(&'static str, String)>,
-    /// The JSON body.
-    pub body: Vec<u8>,
+    /// The JSON body (shared, so each retry sends it without a copy).
+    pub body: bytes::Bytes,
 }
 
 impl fmt::Debug for HttpRequest {
@@ -134,7 +134,8 @@ pub fn build_refund_request(request: &RefundRequest, key: &str) -> HttpRequest {
         metadata: request.metadata.as_ref(),
     };
     // Serialising a struct of integers and string maps cannot fail.
-    let body = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let body = serde_json::to_vec(&body)
+        .map_or_else(|_| bytes::Bytes::from_static(b"{}"), bytes::Bytes::from);
     HttpRequest {
         method: http::Method::POST,
         path: refund_path(&request.checkout_id),
@@ -381,7 +382,7 @@ mod tests {
     #[test]
     fn empty_refund_sends_an_empty_object() {
         let req = build_refund_request(&RefundRequest::new("ch_1"), "k1");
-        assert_eq!(req.body, b"{}");
+        assert_eq!(&req.body[..], b"{}");
         assert_eq!(req.path, "/api/checkouts/ch_1/refund");
     }
 
@@ -398,7 +399,10 @@ mod tests {
                 .metadata("order", "42"),
             "k1",
         );
-        assert_eq!(req.body, br#"{"amount":150,"metadata":{"order":"42"}}"#);
+        assert_eq!(
+            &req.body[..],
+            br#"{"amount":150,"metadata":{"order":"42"}}"#
+        );
     }
 
     #[test]
