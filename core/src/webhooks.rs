@@ -365,16 +365,17 @@ fn int_field(v: &Value, key: &str) -> Option<i64> {
 impl WebhookEvent {
     /// Parses a webhook body (after verification).
     pub fn parse(webhook_id: &str, body: &[u8]) -> Result<Self> {
-        let root: Value = serde_json::from_slice(body)
+        let mut root: Value = serde_json::from_slice(body)
             .map_err(|e| failure(format!("body is not valid JSON ({e})")))?;
-        if !root.is_object() {
+        let Some(fields) = root.as_object_mut() else {
             return Err(failure("body is not a JSON object"));
-        }
+        };
+        // Moved out, not cloned: the payload is most of the body.
+        let payload = fields.remove("payload").unwrap_or(Value::Null);
         let event_type =
             str_field(&root, "type").ok_or_else(|| failure("body has no string field \"type\""))?;
         let id = str_field(&root, "id").unwrap_or_default();
         let created_date = str_field(&root, "createdDate");
-        let payload = root.get("payload").cloned().unwrap_or(Value::Null);
         let data = match event_type.as_str() {
             "refund.succeeded" => EventData::RefundSucceeded(RefundEvent::from_payload(&payload)),
             "refund.failed" => EventData::RefundFailed(RefundEvent::from_payload(&payload)),

@@ -2,15 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-from types import TracebackType
-from typing import Mapping, Optional, Type
+
+# `typing` is needed by type checkers only; skipping it at run time keeps
+# `import refundkit` fast (mypy treats TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
+    from types import TracebackType
+    from typing import Mapping, Optional, Type
+    from weakref import WeakKeyDictionary
 
 from refundkit import _native
 from refundkit._native import Refund
 
 __all__ = ["AsyncClient"]
+
+# One bridge per event loop (see bindings/python/src/runtime.rs); None for
+# loops that cannot watch a socket, which fall back to pyo3-async-runtimes.
+_bridges: Optional[WeakKeyDictionary[AbstractEventLoop, Optional[_native.LoopBridge]]] = None
+
+
+def _bridge_for(loop: AbstractEventLoop) -> Optional[_native.LoopBridge]:
+    global _bridges
+    if _bridges is None:
+        from weakref import WeakKeyDictionary
+
+        _bridges = WeakKeyDictionary()
+    try:
+        return _bridges[loop]
+    except KeyError:
+        pass
+    bridge: Optional[_native.LoopBridge] = None
+    if hasattr(_native, "LoopBridge"):
+        bridge = _native.LoopBridge()
+        try:
+            loop.add_reader(bridge.fileno(), bridge.drain)
+        except NotImplementedError:
+            bridge = None
+    _bridges[loop] = bridge
+    return bridge
 
 
 class AsyncClient:
@@ -23,9 +54,12 @@ class AsyncClient:
     Cancellation: cancelling ``await client.refund(...)`` abandons the call;
     a request already sent may still refund. Every call has its idempotency
     key before anything is sent (``idempotency_key`` or a fresh UUIDv4), and
-    the ``CancelledError`` carries it as ``.idempotency_key``. To be sure
-    of it, make the key yourself (``refundkit.new_idempotency_key()``),
-    store it, and pass it in; retrying with it never refunds twice.
+    the ``CancelledError`` raised out of ``await client.refund(...)`` carries
+    it as ``.idempotency_key`` (asyncio re-creates the error when it crosses
+    a Task boundary before Python 3.11, and the attribute is lost there).
+    If a refund may be cancelled (timeouts, shutdown, task groups), make the
+    key yourself with ``refundkit.new_idempotency_key()``, store it, and pass
+    it in: retrying with it never refunds twice.
     """
 
     __slots__ = ("_native",)
@@ -54,10 +88,23 @@ class AsyncClient:
         Raises a :class:`refundkit.RefundKitError` subclass on failure; its
         ``idempotency_key`` is the key to retry with.
         """
+        # asyncio is loaded by now (a loop is running); importing it here
+        # keeps it out of `import refundkit` for sync-only programs.
+        import asyncio
+
         key = idempotency_key if idempotency_key is not None else _native.new_idempotency_key()
+        loop = asyncio.get_running_loop()
+        bridge = _bridge_for(loop)
+        call = None
         try:
-            return await self._native.refund(checkout_id, amount, metadata, key)
+            if bridge is None:
+                return await self._native.refund(checkout_id, amount, metadata, key)
+            future: asyncio.Future[Refund] = loop.create_future()
+            call = self._native.start_refund(bridge, future, checkout_id, amount, metadata, key)
+            return await future
         except asyncio.CancelledError as cancelled:
+            if bridge is not None and call is not None:
+                bridge.cancel(call)
             setattr(cancelled, "idempotency_key", key)
             if sys.version_info >= (3, 11):
                 cancelled.add_note(f"refundkit: the refund may have been sent; idempotency key {key}")

@@ -28,8 +28,12 @@ only place that maps an error kind to a class.
 from __future__ import annotations
 
 import builtins
-import logging
-from typing import ClassVar, Dict, Optional, Type
+
+# `typing` is needed by type checkers only; skipping it at run time keeps
+# `import refundkit` fast (mypy treats TYPE_CHECKING as true).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar, Dict, Optional, Type
 
 __all__ = [
     "RefundKitError",
@@ -49,9 +53,6 @@ __all__ = [
     "TimeoutError",
     "WebhookVerificationError",
 ]
-
-_log = logging.getLogger("refundkit")
-
 
 class RefundKitError(Exception):
     """Base class of every refundkit error.
@@ -230,9 +231,17 @@ _CLASS_BY_KIND: Dict[str, Type[RefundKitError]] = {
 }
 
 
+# Shown as `refundkit.NotFoundError` in tracebacks, and pickled under that name.
+for _cls in (RefundKitError, ApiError, *_CLASS_BY_KIND.values()):
+    _cls.__module__ = "refundkit"
+del _cls
+
+
 def _from_native(message: str, *, kind: str, **fields: object) -> RefundKitError:
     """Builds the exception for a core error (called by the native module)."""
+    import logging  # here, not at import time: errors are rare, imports are not
+
     cls = _CLASS_BY_KIND.get(kind, RefundKitError)
     error = cls(message, kind=kind, **fields)  # type: ignore[arg-type]
-    _log.debug("%s: %s", cls.__name__, error)
+    logging.getLogger("refundkit").debug("%s: %s", cls.__name__, error)
     return error

@@ -6,7 +6,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, final
 
-__all__ = ["AsyncClient", "Client", "Refund", "WebhookEvent", "WebhookVerifier", "new_idempotency_key", "__version__"]
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "LoopBridge",
+    "Refund",
+    "WebhookEvent",
+    "WebhookVerifier",
+    "new_idempotency_key",
+    "__version__",
+]
 
 __version__: str
 
@@ -68,8 +77,36 @@ class AsyncClient:
         amount: int | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
-    ) -> asyncio.Future[Refund]: ...
+    ) -> asyncio.Future[Refund]:
+        """Starts a refund; the returned future is delivered by
+        pyo3-async-runtimes (for loops without `add_reader`)."""
+    def start_refund(
+        self,
+        bridge: LoopBridge,
+        future: asyncio.Future[Refund],
+        checkout_id: str,
+        amount: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> int:
+        """Starts a refund whose outcome completes `future` (a future of the
+        loop `bridge` serves); returns the call's number for `bridge.cancel`.
+        Unix only."""
     def close(self) -> None: ...
+
+@final
+class LoopBridge:
+    """Hands calls finished on the I/O threads back to one asyncio loop,
+    without those threads touching Python. Unix only; made by
+    `refundkit.AsyncClient`, one per loop."""
+
+    def __new__(cls) -> LoopBridge: ...
+    def fileno(self) -> int:
+        """The socket to watch for reading."""
+    def drain(self) -> None:
+        """Completes the futures of every finished call (the reader callback)."""
+    def cancel(self, call: int) -> None:
+        """Abandons call `call` (its future was cancelled)."""
 
 @final
 class Refund:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import os
 import threading
+import warnings
 from typing import List, Optional
 
 import pytest
@@ -58,17 +60,23 @@ def test_cancelled_async_refund_keeps_its_key_and_the_loop_survives(emulator: Em
     seen_before = emulator.refund_requests()
 
     async def main() -> Optional[str]:
+        keys: List[Optional[str]] = []
         async with emulator.async_client() as client:
-            task = asyncio.ensure_future(client.refund(checkout_id, amount=100))
+
+            async def refund() -> None:
+                try:
+                    await client.refund(checkout_id, amount=100)
+                except asyncio.CancelledError as cancelled:
+                    remember(cancelled)
+                    keys.append(getattr(cancelled, "idempotency_key", None))
+                    raise
+
+            task = asyncio.ensure_future(refund())
             await asyncio.get_running_loop().run_in_executor(None, emulator.wait_for_refund_requests, seen_before + 1)
             task.cancel()
-            try:
+            with pytest.raises(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError as cancelled:
-                remember(cancelled)
-                key: Optional[str] = getattr(cancelled, "idempotency_key", None)
-                return key
-            raise AssertionError("the task was not cancelled")
+        return keys[0]
 
     key = asyncio.run(main())
     assert key
@@ -129,3 +137,66 @@ def test_ctrl_c_during_a_blocking_refund_raises_with_the_key(emulator: Emulator)
     refund = emulator.client(max_retries=6).refund(checkout_id, amount=100, idempotency_key="interrupted-key")
     assert refund.idempotency_key == "interrupted-key"
     assert [r["idempotencyKey"] for r in emulator.ledger(checkout_id)] == ["interrupted-key"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_child_forked_after_the_first_call_gets_an_error_not_a_hang(emulator: Emulator) -> None:
+    client = emulator.client()
+    client.refund(emulator.paid_checkout(), amount=1)  # the I/O threads now run here
+    checkout_id = emulator.paid_checkout()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # "fork() of a multi-threaded process"
+        pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            client.refund(checkout_id, amount=1)
+            code = 1
+        except RuntimeError as error:
+            code = 0 if "fork" in str(error) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert emulator.ledger(checkout_id) == []
+    assert client.refund(checkout_id, amount=1).attempts == 1  # the parent is unaffected
+
+
+EXIT_WITH_CALLS_IN_FLIGHT = """
+import asyncio, sys, threading, refundkit
+
+url, key, checkout_id = sys.argv[1:]
+
+def sync_forever():
+    client = refundkit.Client(key, base_url=url)
+    while True:
+        client.refund(checkout_id, amount=1)
+
+async def main():
+    client = refundkit.AsyncClient(key, base_url=url)
+    calls = [asyncio.ensure_future(client.refund(checkout_id, amount=1)) for _ in range(40)]
+    await asyncio.gather(*calls[:20])
+    # the other 20 are still in flight when asyncio.run cancels them
+
+threading.Thread(target=sync_forever, daemon=True).start()
+asyncio.run(main())
+"""
+
+
+def test_the_interpreter_exits_cleanly_with_calls_in_flight(emulator: Emulator) -> None:
+    # Runtime threads must not touch Python while it shuts down (a race that
+    # aborts the process); repeat a few times since it is timing-dependent.
+    import subprocess
+    import sys
+
+    from support import LIVE_KEY
+
+    checkout_id = emulator.paid_checkout(1_000_000)
+    for _ in range(5):
+        done = subprocess.run(
+            [sys.executable, "-c", EXIT_WITH_CALLS_IN_FLIGHT, emulator.url, LIVE_KEY, checkout_id],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]

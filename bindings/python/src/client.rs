@@ -152,7 +152,14 @@ impl Client {
         total_timeout: f64,
     ) -> PyResult<Self> {
         Ok(Self {
-            state: ClientState::new(py, secret_key, base_url, max_retries, timeout, total_timeout)?,
+            state: ClientState::new(
+                py,
+                secret_key,
+                base_url,
+                max_retries,
+                timeout,
+                total_timeout,
+            )?,
         })
     }
 
@@ -222,12 +229,20 @@ impl AsyncClient {
         total_timeout: f64,
     ) -> PyResult<Self> {
         Ok(Self {
-            state: ClientState::new(py, secret_key, base_url, max_retries, timeout, total_timeout)?,
+            state: ClientState::new(
+                py,
+                secret_key,
+                base_url,
+                max_retries,
+                timeout,
+                total_timeout,
+            )?,
         })
     }
 
-    /// Starts a refund on the shared runtime; await the returned future.
-    /// Cancelling the future abandons the call.
+    /// Starts a refund and returns an asyncio future of the running loop
+    /// (delivered by pyo3-async-runtimes: the path for loops without
+    /// `add_reader`). Cancelling the future abandons the call.
     #[pyo3(signature = (checkout_id, amount = None, metadata = None, idempotency_key = None))]
     fn refund<'py>(
         &self,
@@ -240,6 +255,32 @@ impl AsyncClient {
         let request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
         let client = self.state.client()?;
         runtime::awaitable(py, async move {
+            client
+                .refund(request)
+                .await
+                .map(Refund::from)
+                .map_err(to_py_err)
+        })
+    }
+
+    /// Starts a refund whose outcome completes `future`, an asyncio future
+    /// of the loop `bridge` serves. Returns the call's number for
+    /// `bridge.cancel`.
+    #[cfg(unix)]
+    #[pyo3(signature = (bridge, future, checkout_id, amount = None, metadata = None, idempotency_key = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_refund(
+        &self,
+        bridge: &runtime::LoopBridge,
+        future: &Bound<'_, PyAny>,
+        checkout_id: String,
+        amount: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+        idempotency_key: Option<String>,
+    ) -> PyResult<u64> {
+        let request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+        let client = self.state.client()?;
+        bridge.start(future, async move {
             client
                 .refund(request)
                 .await

@@ -26,6 +26,9 @@ mod native {
     use super::client::{AsyncClient, Client};
     #[pymodule_export]
     use super::refund::Refund;
+    #[cfg(unix)]
+    #[pymodule_export]
+    use super::runtime::LoopBridge;
     #[pymodule_export]
     use super::webhooks::{WebhookEvent, WebhookVerifier};
 

@@ -59,7 +59,7 @@ impl WebhookVerifier {
     ) -> PyResult<WebhookEvent> {
         let headers = header_pairs(headers)?;
         let body = Body::extract(body)?;
-        let verified = runtime::run_detached(py, || {
+        let verified = runtime::run_detached(py, body.as_bytes().len(), || {
             let pairs = headers.iter().map(|(name, value)| (&**name, &**value));
             match now {
                 Some(now) => self.inner.verify_at(pairs, body.as_bytes(), now),
@@ -216,7 +216,8 @@ impl WebhookEvent {
     /// Cents refunded by this refund, or paid.
     #[getter]
     fn amount(&self) -> Option<i64> {
-        self.pick(|r| r.amount.as_ref(), |p| p.amount.as_ref()).copied()
+        self.pick(|r| r.amount.as_ref(), |p| p.amount.as_ref())
+            .copied()
     }
 
     /// Currency code, e.g. `ZAR`.
@@ -240,7 +241,9 @@ impl WebhookEvent {
     /// Why the refund failed (`refund.failed` only).
     #[getter]
     fn failure_reason(&self) -> Option<&str> {
-        self.event.refund().and_then(|r| r.failure_reason.as_deref())
+        self.event
+            .refund()
+            .and_then(|r| r.failure_reason.as_deref())
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
