@@ -23,6 +23,13 @@ fn input(field: &'static str, problem: impl std::fmt::Display) -> Error {
     Error::invalid(ErrorKind::InvalidInput, field, problem)
 }
 
+/// An [`ErrorKind::InvalidInput`] error for `field`, for bindings whose
+/// host types admit values the core types rule out (a float amount, a
+/// non-string metadata value), so those fail like every other bad input.
+pub fn invalid_argument(field: &'static str, problem: impl std::fmt::Display) -> Error {
+    input(field, problem)
+}
+
 fn is_visible_ascii(s: &str) -> bool {
     s.bytes().all(|b| (0x21..=0x7e).contains(&b))
 }

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
-use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 
 use crate::error::to_py_err;
 use crate::refund::Refund;
@@ -86,9 +86,19 @@ fn python_runtime(py: Python<'_>) -> PyResult<&'static str> {
         .map(String::as_str)
 }
 
-/// An integer argument as `i64`, saturating instead of overflowing so that
-/// core's range check reports it with the argument's name.
-fn saturating_i64(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+/// An amount as `i64`: only a Python `int` (not `bool`, `float` or `str`)
+/// is accepted; out-of-range values saturate so that core's range check
+/// reports them with the argument's name.
+fn amount_from_py(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if value.is_instance_of::<PyBool>() || !value.is_instance_of::<PyInt>() {
+        let problem = format!(
+            "must be an int number of cents, not {}",
+            value.get_type().name()?
+        );
+        return Err(to_py_err(refundkit::validate::invalid_argument(
+            "amount", problem,
+        )));
+    }
     match value.extract::<i64>() {
         Ok(v) => Ok(v),
         Err(e) if e.is_instance_of::<PyOverflowError>(value.py()) => {
@@ -100,17 +110,28 @@ fn saturating_i64(value: &Bound<'_, PyAny>) -> PyResult<i64> {
 
 /// Metadata from any `Mapping[str, str]`.
 fn metadata_from_py(value: &Bound<'_, PyAny>) -> PyResult<BTreeMap<String, String>> {
-    let not_str = |_| PyTypeError::new_err("metadata keys and values must be str");
+    let bad = |problem: &str| to_py_err(refundkit::validate::invalid_argument("metadata", problem));
+    let entry = |k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>| -> PyResult<(String, String)> {
+        match (k.extract::<String>(), v.extract::<String>()) {
+            (Ok(k), Ok(v)) => Ok((k, v)),
+            _ => Err(bad("keys and values must be str")),
+        }
+    };
     let mut metadata = BTreeMap::new();
     if let Ok(dict) = value.cast::<PyDict>() {
         for (k, v) in dict.iter() {
-            metadata.insert(k.extract().map_err(not_str)?, v.extract().map_err(not_str)?);
+            let (k, v) = entry(&k, &v)?;
+            metadata.insert(k, v);
         }
-    } else {
-        for item in value.call_method0("items")?.try_iter()? {
-            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
-            metadata.insert(k.extract().map_err(not_str)?, v.extract().map_err(not_str)?);
-        }
+        return Ok(metadata);
+    }
+    let items = value
+        .call_method0("items")
+        .map_err(|_| bad("must be a mapping of str to str"))?;
+    for item in items.try_iter()? {
+        let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        let (k, v) = entry(&k, &v)?;
+        metadata.insert(k, v);
     }
     Ok(metadata)
 }
@@ -124,7 +145,7 @@ fn refund_request(
 ) -> PyResult<refundkit::RefundRequest> {
     Ok(refundkit::RefundRequest {
         checkout_id,
-        amount: amount.map(saturating_i64).transpose()?,
+        amount: amount.map(amount_from_py).transpose()?,
         metadata: metadata.map(metadata_from_py).transpose()?,
         idempotency_key,
     })

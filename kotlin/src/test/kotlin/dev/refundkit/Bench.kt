@@ -90,11 +90,11 @@ fun main(args: Array<String>) {
         measure("java.net.http send", 1, count) { r -> repeat(count) { javaBlocking(r) } },
         measure("binding refundBlocking", concurrency, count) { r -> onThreads(concurrency, count) { bindingBlocking(r) } },
         measure("java.net.http send", concurrency, count) { r -> onThreads(concurrency, count) { javaBlocking(r) } },
-        measure("binding suspend refund", concurrency, count) { r -> onCoroutines(concurrency, count) { bindingSuspend(r) } },
         measure("java.net.http sendAsync", concurrency, count) { r -> onCoroutines(concurrency, count) { javaAsync(r) } },
+        measure("binding suspend refund", concurrency, count) { r -> onCoroutines(concurrency, count) { bindingSuspend(r) } },
     )
     val made = Emulator.ledger(checkout).size
-    check(made == count * 6 + 1200) { "the ledger has $made refunds" }
+    check(made == count * rows.size + 1200) { "the ledger has $made refunds" }
 
     println()
     println("refunds of 1 cent against the emulator on this machine (${Runtime.getRuntime().availableProcessors()} cores, emulator on the same cores), $count per row, JVM ${System.getProperty("java.version")}")

@@ -80,6 +80,8 @@ class RefundClientTest {
         val e = assertThrows<RefundException.NotFound> { Emulator.client().refundBlocking("ch_doesNotExist000000000000") }
         assertEquals(404, e.status)
         assertFalse(e.retryable)
+        assertEquals("not_found", e.kind())
+        assertEquals("checkout not found: Checkout not found. (HTTP 404)", e.toString())
     }
 
     @Test
