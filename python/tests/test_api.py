@@ -100,12 +100,26 @@ def test_bad_settings_raise_configuration_errors_naming_the_setting() -> None:
             assert error.field == field
 
 
-def test_wrong_argument_types_raise_type_error_before_any_io() -> None:
+def test_non_str_ids_and_keys_raise_type_error_before_any_io() -> None:
     client = refundkit.Client(LIVE_KEY, base_url="http://127.0.0.1:9")
     expect_error(TypeError, client.refund, 42)
-    expect_error(TypeError, client.refund, "ch_1", amount=1.5)
-    expect_error(TypeError, client.refund, "ch_1", metadata={"k": 1})
     expect_error(TypeError, client.refund, "ch_1", idempotency_key=b"k")
+
+
+def test_amounts_and_metadata_of_the_wrong_type_are_invalid_input_naming_the_field() -> None:
+    # Money arguments get the typed error of hostile.json, so one `except
+    # InvalidInputError` (a ValueError) covers every bad amount or metadata.
+    client = refundkit.Client(LIVE_KEY, base_url="http://127.0.0.1:9")
+    for kwargs, field in [
+        ({"amount": 1.5}, "amount"),
+        ({"amount": True}, "amount"),
+        ({"amount": "100"}, "amount"),
+        ({"metadata": {"k": 1}}, "metadata"),
+        ({"metadata": ["k", "v"]}, "metadata"),
+    ]:
+        error = expect_error(refundkit.InvalidInputError, client.refund, "ch_1", **kwargs)
+        assert isinstance(error, ValueError)
+        assert error.field == field
 
 
 def test_huge_amounts_are_invalid_input_not_overflow() -> None:
