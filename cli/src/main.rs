@@ -188,7 +188,8 @@ struct EmulatorArgs {
     webhook_time_scale: Option<f64>,
 
     /// Fault injection as JSON, e.g. '{"drop_after": 0.2, "seed": 7}'
-    /// (fields: drop_before, drop_after, error_5xx, delay, delay_ms, seed).
+    /// (fields: drop_before, rate_limit, retry_after_secs, drop_after,
+    /// error_5xx, delay, delay_ms, seed).
     #[arg(long, value_name = "JSON")]
     faults: Option<String>,
 

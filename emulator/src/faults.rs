@@ -1,5 +1,5 @@
-//! Fault injection on the refund endpoint: dropped connections, 500s and
-//! delays, drawn from a seeded RNG so that a run can be reproduced.
+//! Fault injection on the refund endpoint: dropped connections, 429s, 500s
+//! and delays, drawn from a seeded RNG so that a run can be reproduced.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -18,6 +18,11 @@ use crate::sharded::lock;
 pub struct Faults {
     /// Cut the connection without processing the request.
     pub drop_before: f64,
+    /// Answer 429 with `Retry-After: retry_after_secs` without processing
+    /// the request **[ours]**.
+    pub rate_limit: f64,
+    /// The `Retry-After` of a rate-limited answer, in seconds.
+    pub retry_after_secs: u64,
     /// Handle the request completely (a refund and its idempotency record
     /// are committed), then cut the connection instead of answering; this
     /// loses any answer, replays and errors included.
@@ -34,13 +39,16 @@ pub struct Faults {
 
 /// Longest injectable delay **[ours]**.
 const MAX_DELAY_MS: u64 = 10 * 60 * 1000;
+/// Longest injectable `Retry-After` **[ours]**.
+const MAX_RETRY_AFTER_SECS: u64 = 24 * 60 * 60;
 
 impl Faults {
-    /// Checks that every probability is in `0.0..=1.0` and the delay is at
-    /// most ten minutes.
+    /// Checks that every probability is in `0.0..=1.0`, the delay is at
+    /// most ten minutes and the `Retry-After` at most a day.
     pub fn validate(&self) -> Result<(), String> {
         for (name, p) in [
             ("drop_before", self.drop_before),
+            ("rate_limit", self.rate_limit),
             ("drop_after", self.drop_after),
             ("error_5xx", self.error_5xx),
             ("delay", self.delay),
@@ -52,11 +60,20 @@ impl Faults {
         if self.delay_ms > MAX_DELAY_MS {
             return Err(format!("delay_ms must be at most {MAX_DELAY_MS}"));
         }
+        if self.retry_after_secs > MAX_RETRY_AFTER_SECS {
+            return Err(format!(
+                "retry_after_secs must be at most {MAX_RETRY_AFTER_SECS}"
+            ));
+        }
         Ok(())
     }
 
     fn any(&self) -> bool {
-        self.drop_before > 0.0 || self.drop_after > 0.0 || self.error_5xx > 0.0 || self.delay > 0.0
+        self.drop_before > 0.0
+            || self.rate_limit > 0.0
+            || self.drop_after > 0.0
+            || self.error_5xx > 0.0
+            || self.delay > 0.0
     }
 }
 
@@ -64,6 +81,8 @@ impl Faults {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FaultPlan {
     pub(crate) drop_before: bool,
+    /// Answer 429 with this `Retry-After`, in seconds.
+    pub(crate) rate_limit: Option<u64>,
     pub(crate) error_5xx: bool,
     pub(crate) delay: Option<Duration>,
     pub(crate) drop_after: bool,
@@ -101,7 +120,7 @@ impl FaultInjector {
         lock(&self.state).0.clone()
     }
 
-    /// Draws the faults for one request. Always draws four numbers, so a
+    /// Draws the faults for one request. Always draws five numbers, so a
     /// seeded sequence of requests sees the same faults on every run.
     pub(crate) fn roll(&self) -> FaultPlan {
         if !self.active.load(Ordering::Acquire) {
@@ -109,16 +128,18 @@ impl FaultInjector {
         }
         let mut state = lock(&self.state);
         let (faults, rng) = &mut *state;
-        let draws: [f64; 4] = [rng.gen(), rng.gen(), rng.gen(), rng.gen()];
+        let draws: [f64; 5] = [rng.gen(), rng.gen(), rng.gen(), rng.gen(), rng.gen()];
         let drop_before = draws[0] < faults.drop_before;
-        let error_5xx = !drop_before && draws[1] < faults.error_5xx;
-        let skipped = drop_before || error_5xx;
+        let rate_limit = !drop_before && draws[1] < faults.rate_limit;
+        let error_5xx = !drop_before && !rate_limit && draws[2] < faults.error_5xx;
+        let skipped = drop_before || rate_limit || error_5xx;
         FaultPlan {
             drop_before,
+            rate_limit: rate_limit.then_some(faults.retry_after_secs),
             error_5xx,
-            delay: (!skipped && draws[2] < faults.delay)
+            delay: (!skipped && draws[3] < faults.delay)
                 .then(|| Duration::from_millis(faults.delay_ms)),
-            drop_after: !skipped && draws[3] < faults.drop_after,
+            drop_after: !skipped && draws[4] < faults.drop_after,
         }
     }
 }
@@ -131,6 +152,8 @@ mod tests {
     fn seeded_plans_repeat() {
         let faults = Faults {
             drop_before: 0.2,
+            rate_limit: 0.2,
+            retry_after_secs: 1,
             drop_after: 0.2,
             error_5xx: 0.2,
             delay: 0.2,
@@ -144,6 +167,7 @@ mod tests {
         let first = run();
         assert_eq!(first, run());
         assert!(first.iter().any(|p| p.drop_before) && first.iter().any(|p| p.error_5xx));
+        assert!(first.iter().any(|p| p.rate_limit == Some(1)));
     }
 
     #[test]
@@ -155,6 +179,16 @@ mod tests {
         assert!(f.validate().is_err());
         let f = Faults {
             delay: f64::NAN,
+            ..Faults::default()
+        };
+        assert!(f.validate().is_err());
+        let f = Faults {
+            rate_limit: -0.1,
+            ..Faults::default()
+        };
+        assert!(f.validate().is_err());
+        let f = Faults {
+            retry_after_secs: MAX_RETRY_AFTER_SECS + 1,
             ..Faults::default()
         };
         assert!(f.validate().is_err());

@@ -82,6 +82,15 @@ impl ApiError {
         )
     }
 
+    /// 429 injected by the `rate_limit` fault (the route adds `Retry-After`).
+    pub(crate) fn rate_limited() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests.",
+        )
+    }
+
     /// 500 injected by the `error_5xx` fault.
     pub(crate) fn internal() -> Self {
         Self::new(

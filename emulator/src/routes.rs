@@ -7,6 +7,7 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
+use http::header::{HeaderValue, RETRY_AFTER};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
@@ -217,6 +218,14 @@ async fn refund(
     if plan.drop_before {
         bump(&app.stats.dropped_before);
         return ConnectionCut::cut(cut).await;
+    }
+    if let Some(secs) = plan.rate_limit {
+        bump(&app.stats.rate_limited);
+        let mut response = ApiError::rate_limited().into_response();
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+        return response;
     }
     if plan.error_5xx {
         bump(&app.stats.injected_5xx);

@@ -16,6 +16,7 @@ pub(crate) struct Stats {
     pub(crate) webhook_requests: AtomicU64,
     pub(crate) control_requests: AtomicU64,
     pub(crate) dropped_before: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
     pub(crate) dropped_after: AtomicU64,
     pub(crate) injected_5xx: AtomicU64,
     pub(crate) delayed: AtomicU64,
@@ -39,6 +40,7 @@ impl Stats {
             "controlRequests": get(&self.control_requests),
             "faults": {
                 "dropBefore": get(&self.dropped_before),
+                "rateLimit": get(&self.rate_limited),
                 "dropAfter": get(&self.dropped_after),
                 "error5xx": get(&self.injected_5xx),
                 "delay": get(&self.delayed),
@@ -56,6 +58,7 @@ impl Stats {
             &self.webhook_requests,
             &self.control_requests,
             &self.dropped_before,
+            &self.rate_limited,
             &self.dropped_after,
             &self.injected_5xx,
             &self.delayed,

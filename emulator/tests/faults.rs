@@ -1,5 +1,5 @@
 //! Fault injection on the refund endpoint (DESIGN.md "The emulator"):
-//! drops before and after committing, 500s, delays, seeded reproducibility.
+//! drops before and after committing, 429s, 500s, delays, seeded reproducibility.
 #![allow(clippy::unwrap_used)]
 
 mod fixtures;
@@ -87,6 +87,74 @@ async fn error_5xx_answers_500_without_processing() {
     let retry = refund_raw(&emulator, LIVE_KEY, &id, "{}", Some("k5")).await;
     assert_eq!(retry.status, 202);
     assert!(!retry.replayed());
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_with_retry_after_without_processing() {
+    let emulator = start().await;
+    let id = paid_checkout(&emulator, LIVE_KEY, 1000).await;
+    let control = control(&emulator, LIVE_KEY);
+    control
+        .set_faults(&Faults {
+            rate_limit: 1.0,
+            retry_after_secs: 7,
+            ..Faults::default()
+        })
+        .await
+        .unwrap();
+    let answer = refund_raw(&emulator, LIVE_KEY, &id, "{}", Some("k429")).await;
+    assert_eq!(answer.status, 429);
+    assert_eq!(answer.headers["retry-after"], "7");
+    assert_error_body(&answer);
+    assert_eq!(answer.body["errorCode"], "rate_limited");
+    assert!(control.ledger(None).await.unwrap().is_empty());
+    assert_eq!(control.stats().await.unwrap()["faults"]["rateLimit"], 1);
+    control.set_faults(&Faults::default()).await.unwrap();
+    let retry = refund_raw(&emulator, LIVE_KEY, &id, "{}", Some("k429")).await;
+    assert_eq!(retry.status, 202);
+    assert!(!retry.replayed(), "the key was never recorded");
+}
+
+#[tokio::test]
+async fn core_client_sees_rate_limited_after_honouring_retry_after() {
+    let emulator = start().await;
+    let id = paid_checkout(&emulator, LIVE_KEY, 1000).await;
+    let control = control(&emulator, LIVE_KEY);
+    control
+        .set_faults(&Faults {
+            rate_limit: 1.0,
+            retry_after_secs: 1,
+            ..Faults::default()
+        })
+        .await
+        .unwrap();
+    let client = refundkit::Client::builder(LIVE_KEY)
+        .base_url(emulator.base_url())
+        .max_retries(1)
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = client
+        .refund(RefundRequest::new(&id).idempotency_key("rate-limited-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), refundkit::ErrorKind::RateLimited, "{err:?}");
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.error_code(), Some("rate_limited"));
+    assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(1)));
+    assert!(err.is_retryable());
+    assert!(
+        !err.is_outcome_unknown(),
+        "a 429 proves nothing was processed"
+    );
+    assert_eq!(err.attempts(), 2);
+    assert_eq!(err.idempotency_key(), Some("rate-limited-1"));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "the retry waited for Retry-After"
+    );
+    assert_eq!(control.stats().await.unwrap()["refundRequests"], 2);
+    assert!(control.ledger(None).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -190,7 +258,13 @@ async fn faults_apply_to_the_refund_endpoint_only() {
 async fn invalid_faults_are_400() {
     let emulator = start().await;
     let url = format!("{}/_emulator/faults", emulator.base_url());
-    for body in [r#"{"error_5xx": 1.5}"#, r#"{"drop": 0.1}"#, "[]"] {
+    for body in [
+        r#"{"error_5xx": 1.5}"#,
+        r#"{"rate_limit": -1}"#,
+        r#"{"retry_after_secs": 86401}"#,
+        r#"{"drop": 0.1}"#,
+        "[]",
+    ] {
         let answer = read(http().put(&url).body(body).send().await.unwrap()).await;
         assert_eq!(answer.status, 400, "{body}");
         assert_error_body(&answer);

@@ -45,6 +45,7 @@ pub fn soak_faults(seed: u64, attempt_timeout: Duration) -> Faults {
         delay: 0.02,
         delay_ms: (attempt_timeout.as_millis() as u64) * 2,
         seed: Some(seed),
+        ..Faults::default()
     }
 }
 

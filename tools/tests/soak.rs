@@ -11,7 +11,6 @@ async fn a_thousand_faulty_refunds_are_neither_doubled_nor_lost() {
     })
     .await
     .expect("soak ran");
-    println!("{report}");
     assert_eq!(report.duplicates, 0, "{report}");
     assert_eq!(report.lost, 0, "{report}");
     assert_eq!(report.phantom, 0, "{report}");
