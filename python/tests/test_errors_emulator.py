@@ -117,6 +117,21 @@ def test_server_error_without_retries_raises_server_error(emulator: Emulator) ->
     assert emulator.ledger(checkout_id) == []
 
 
+def test_rate_limited_answer_raises_rate_limit_error_with_retry_after(emulator: Emulator) -> None:
+    checkout_id = emulator.paid_checkout()
+    emulator.set_faults(rate_limit=1.0, retry_after_secs=7)
+    error = expect_error(refundkit.RateLimitError, emulator.client(max_retries=0).refund, checkout_id)
+
+    assert isinstance(error, refundkit.ApiError)
+    assert error.status == 429
+    assert error.error_code == "rate_limited"
+    assert error.retry_after == 7.0
+    assert error.retryable is True
+    assert error.outcome_unknown is False  # a 429 is answered before processing
+    assert error.attempts == 1
+    assert emulator.ledger(checkout_id) == []
+
+
 def test_closed_port_raises_network_error(emulator: Emulator) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -161,6 +161,20 @@ class RefundClientTest {
     }
 
     @Test
+    fun `a 429 is rate limited with the server's retry-after and nothing refunded`() {
+        val checkout = Emulator.paidCheckout()
+        Emulator.faults("""{"rate_limit": 1.0, "retry_after_secs": 7}""")
+        val e = assertThrows<RefundException.RateLimited> { Emulator.client(maxRetries = 0u).refundBlocking(checkout) }
+        assertEquals(429, e.status)
+        assertEquals("rate_limited", e.errorCode)
+        assertEquals(7_000L, e.retryAfterMs)
+        assertTrue(e.retryable)
+        assertFalse(e.outcomeUnknown, "a 429 is answered before processing")
+        assertEquals(1, e.attempts)
+        assertEquals(0, Emulator.ledger(checkout).size)
+    }
+
+    @Test
     fun `a dropped answer is recovered by retrying with the error's key`() {
         val checkout = Emulator.paidCheckout()
         val client = Emulator.client(maxRetries = 0u)

@@ -10,7 +10,6 @@ import kotlinx.serialization.json.booleanOrNull
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
-import kotlinx.serialization.json.longOrNull
 
 /** The shared test vectors in `tests/vectors/`, which every language's tests load. */
 object Vectors {
@@ -18,15 +17,16 @@ object Vectors {
         System.getProperty("refundkit.vectors") ?: error("system property refundkit.vectors is not set"),
     )
 
-    /** The `cases` of `tests/vectors/<name>.json`. */
-    fun cases(name: String): List<JsonObject> =
-        Json.parseToJsonElement(File(dir, "$name.json").readText()).jsonObject["cases"]!!.jsonArray.map { it.jsonObject }
+    /** The array [key] (`cases` by default) of `tests/vectors/<name>.json`. */
+    fun cases(name: String, key: String = "cases"): List<JsonObject> =
+        Json.parseToJsonElement(File(dir, "$name.json").readText()).jsonObject[key]!!.jsonArray.map { it.jsonObject }
 }
 
 /** The string at [key], or null when absent or JSON null. */
 fun JsonObject.str(key: String): String? = (this[key] as? JsonPrimitive)?.takeIf { it !is JsonNull }?.content
 
-fun JsonObject.long(key: String): Long? = (this[key] as? JsonPrimitive)?.longOrNull
+/** The integer at [key], or null when absent or not a `Long` (kotlinx's `longOrNull` wraps 2^64 to 0). */
+fun JsonObject.long(key: String): Long? = (this[key] as? JsonPrimitive)?.takeIf { it !is JsonNull }?.content?.toLongOrNull()
 
 fun JsonObject.bool(key: String): Boolean? = (this[key] as? JsonPrimitive)?.booleanOrNull
 
