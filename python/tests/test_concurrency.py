@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import os
+import signal
 import threading
 import warnings
 from typing import List, Optional
@@ -128,9 +129,16 @@ def test_ctrl_c_during_a_blocking_refund_raises_with_the_key(emulator: Emulator)
         emulator.wait_for_refund_requests(seen_before + 1)
         _thread.interrupt_main()
 
-    threading.Thread(target=interrupt_once_sent, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt) as interrupted:
-        emulator.client().refund(checkout_id, amount=100, idempotency_key="interrupted-key")
+    # A process started in the background (as CI may start us) inherits
+    # SIGINT ignored, and then interrupt_main() does nothing: install
+    # Python's own handler for the duration of the test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_once_sent, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt) as interrupted:
+            emulator.client().refund(checkout_id, amount=100, idempotency_key="interrupted-key")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert getattr(interrupted.value, "idempotency_key", None) == "interrupted-key"
 
     emulator.clear_faults()
