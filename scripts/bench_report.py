@@ -80,7 +80,8 @@ def main() -> None:
     if quick:
         p("**Quick run (`scripts/bench --quick`): short durations, indicative only.**")
         p()
-    p(f"Written by `scripts/bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Every figure below comes")
+    ran = datetime.fromtimestamp((out / "wrk.txt").stat().st_mtime, timezone.utc)
+    p(f"Written by `scripts/bench` from its run of {ran:%Y-%m-%d %H:%M} UTC. Every figure below comes")
     p("from that one run, each side by side with its peer. Timings are never asserted in tests.")
     p()
     p("## Machine")

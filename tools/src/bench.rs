@@ -22,6 +22,8 @@ pub struct Series {
     pub calls: usize,
     /// Wall time.
     pub elapsed: Duration,
+    /// CPU time this process used during the series (all threads).
+    pub cpu: Duration,
 }
 
 impl Series {
@@ -29,6 +31,26 @@ impl Series {
     pub fn rate(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64()
     }
+    /// Client CPU per call, in microseconds.
+    pub fn cpu_per_call_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.calls as f64
+    }
+}
+
+/// CPU time used by this process so far (user + system, all threads; Linux).
+pub fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // Kernel clock ticks are 100 Hz on every Linux this runs on.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// A paid checkout large enough for `cents` one-cent refunds.
@@ -68,13 +90,14 @@ pub async fn sdk(
         }
     };
     run(concurrency.max(50)).await; // warm the pool
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), process_cpu());
     run(calls).await;
     Ok(Series {
         name: "refundkit::Client".into(),
         concurrency,
         calls,
         elapsed: started.elapsed(),
+        cpu: process_cpu().saturating_sub(cpu),
     })
 }
 
@@ -124,13 +147,14 @@ pub async fn bare_reqwest(
         }
     };
     run(concurrency.max(50)).await;
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), process_cpu());
     run(calls).await;
     Ok(Series {
         name: "bare reqwest POST".into(),
         concurrency,
         calls,
         elapsed: started.elapsed(),
+        cpu: process_cpu().saturating_sub(cpu),
     })
 }
 

@@ -17,30 +17,30 @@ struct Args {
     /// Calls in the concurrency-64 series.
     #[arg(long, default_value_t = 40_000)]
     concurrent: usize,
+    /// Run only one side's concurrency-64 series (for profiling): sdk or bare.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 #[allow(clippy::print_stdout)]
 fn print_pair(a: &Series, b: &Series) {
+    for x in [a, b] {
+        println!(
+            "| {:<22} | {:>4} | {:>7} | {:>10.0} | {:>14.1} |",
+            x.name,
+            x.concurrency,
+            x.calls,
+            x.rate(),
+            x.cpu_per_call_us()
+        );
+    }
     println!(
-        "| {:<22} | {:>4} | {:>7} | {:>10.0} |",
-        a.name,
-        a.concurrency,
-        a.calls,
-        a.rate()
-    );
-    println!(
-        "| {:<22} | {:>4} | {:>7} | {:>10.0} |",
-        b.name,
-        b.concurrency,
-        b.calls,
-        b.rate()
-    );
-    println!(
-        "| {:<22} | {:>4} | {:>7} | {:>9.1}% |",
+        "| {:<22} | {:>4} | {:>7} | {:>9.1}% | {:>13.1}% |",
         "SDK / bare",
         a.concurrency,
         "",
-        100.0 * a.rate() / b.rate()
+        100.0 * a.rate() / b.rate(),
+        100.0 * a.cpu_per_call_us() / b.cpu_per_call_us()
     );
 }
 
@@ -74,6 +74,21 @@ where
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (rss_start, _) = bench::rss_kib();
+    if let Some(side) = args.only.as_deref() {
+        let control = ControlClient::new(&args.base_url, SECRET);
+        let checkout = bench::paid_checkout(&control, args.concurrent as i64 * 2 + 1000).await?;
+        let series = match side {
+            "sdk" => bench::sdk(&args.base_url, &checkout, args.concurrent, 64).await?,
+            _ => bench::bare_reqwest(&args.base_url, &checkout, args.concurrent, 64).await?,
+        };
+        println!(
+            "{}: {:.0} refunds/s, {:.1} client CPU µs per call",
+            series.name,
+            series.rate(),
+            series.cpu_per_call_us()
+        );
+        return Ok(());
+    }
     let control = ControlClient::new(&args.base_url, SECRET);
     let total = (args.sequential + args.concurrent) as i64 * 8 + 10_000;
     let checkout = bench::paid_checkout(&control, total).await?;
@@ -82,15 +97,16 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
     let (rss_idle, _) = bench::rss_kib();
     println!(
-        "| {:<22} | {:>4} | {:>7} | {:>10} |",
-        "series", "conc", "calls", "refunds/s"
+        "| {:<22} | {:>4} | {:>7} | {:>10} | {:>14} |",
+        "series", "conc", "calls", "refunds/s", "client CPU µs"
     );
     println!(
-        "|{}|{}|{}|{}|",
+        "|{}|{}|{}|{}|{}|",
         "-".repeat(24),
         "-".repeat(6),
         "-".repeat(9),
-        "-".repeat(12)
+        "-".repeat(12),
+        "-".repeat(16)
     );
     // Three rounds per series, alternating SDK and peer so that background
     // load and emulator state hit both alike; the median round is reported.
