@@ -21,7 +21,7 @@ impl Mode {
     }
 }
 
-/// An authenticated caller. Each secret key is its own account **[ours]**.
+/// An authenticated caller. Each secret key is its own account **\[ours\]**.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Account<'h> {
     pub(crate) key: &'h str,

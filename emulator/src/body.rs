@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::reply::ApiError;
 
-/// Largest request body accepted **[ours]**.
+/// Largest request body accepted **\[ours\]**.
 pub(crate) const MAX_BODY_LEN: usize = 1 << 20;
 
 /// Reads a whole body, refusing more than [`MAX_BODY_LEN`] bytes.

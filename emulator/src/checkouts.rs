@@ -18,9 +18,9 @@ use crate::sharded::ShardedMap;
 pub(crate) const CURRENCY: &str = "ZAR";
 /// Smallest checkout amount, in cents.
 pub(crate) const MIN_CHECKOUT_AMOUNT: i64 = 200;
-/// Largest amount accepted, in cents (JSON numbers stay exact below 2^53) **[ours]**.
+/// Largest amount accepted, in cents (JSON numbers stay exact below 2^53) **\[ours\]**.
 pub(crate) const MAX_AMOUNT: i64 = (1 << 53) - 1;
-/// Checkout metadata that makes its refunds fail **[ours]**.
+/// Checkout metadata that makes its refunds fail **\[ours\]**.
 const FAIL_KEY: &str = "emulator.refund";
 /// `failureReason` of a refund made to fail.
 const FAILURE_REASON: &str =

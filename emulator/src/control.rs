@@ -1,6 +1,6 @@
 //! The `/_emulator` control endpoints: pay a checkout, read the ledger, the
 //! delivery log and the counters, set faults, reset. No authentication
-//! **[ours]**: the emulator is a local test tool.
+//! **\[ours\]**: the emulator is a local test tool.
 
 use std::sync::Arc;
 

@@ -28,7 +28,7 @@ pub(crate) const RETRY_DELAYS: [Duration; 8] = [
 ];
 /// Time a receiver has to answer 2xx.
 pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
-/// Attempts kept in the delivery log; older ones are forgotten **[ours]**.
+/// Attempts kept in the delivery log; older ones are forgotten **\[ours\]**.
 pub(crate) const MAX_LOGGED: usize = 10_000;
 
 /// An event ready to send: its id (also the `webhook-id`) and exact body.

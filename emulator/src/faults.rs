@@ -19,7 +19,7 @@ pub struct Faults {
     /// Cut the connection without processing the request.
     pub drop_before: f64,
     /// Answer 429 with `Retry-After: retry_after_secs` without processing
-    /// the request **[ours]**.
+    /// the request **\[ours\]**.
     pub rate_limit: f64,
     /// The `Retry-After` of a rate-limited answer, in seconds.
     pub retry_after_secs: u64,
@@ -37,9 +37,9 @@ pub struct Faults {
     pub seed: Option<u64>,
 }
 
-/// Longest injectable delay **[ours]**.
+/// Longest injectable delay **\[ours\]**.
 const MAX_DELAY_MS: u64 = 10 * 60 * 1000;
-/// Longest injectable `Retry-After` **[ours]**.
+/// Longest injectable `Retry-After` **\[ours\]**.
 const MAX_RETRY_AFTER_SECS: u64 = 24 * 60 * 60;
 
 impl Faults {

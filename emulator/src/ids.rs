@@ -32,12 +32,12 @@ pub(crate) fn event() -> String {
     with_prefix("evt_")
 }
 
-/// A webhook subscription id, `sub_…` **[ours]**.
+/// A webhook subscription id, `sub_…` **\[ours\]**.
 pub(crate) fn subscription() -> String {
     with_prefix("sub_")
 }
 
-/// A request id for `x-request-id`, `req_…` **[ours]**.
+/// A request id for `x-request-id`, `req_…` **\[ours\]**.
 pub(crate) fn request() -> String {
     with_prefix("req_")
 }

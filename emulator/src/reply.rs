@@ -47,7 +47,7 @@ impl IntoResponse for Reply {
 }
 
 /// An error answer: `{"errorCode", "errorMessage", "displayMessage",
-/// "description"}`, the three texts equal. The codes are **[ours]**.
+/// "description"}`, the three texts equal. The codes are **\[ours\]**.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ApiError {
     pub(crate) status: StatusCode,

@@ -13,7 +13,7 @@ use crate::reply::ApiError;
 
 /// Most subscriptions per account.
 pub(crate) const MAX_PER_ACCOUNT: usize = 5;
-/// Longest subscription name accepted **[ours]**.
+/// Longest subscription name accepted **\[ours\]**.
 const MAX_NAME_LEN: usize = 255;
 
 /// One registered endpoint.

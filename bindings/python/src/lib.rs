@@ -1,8 +1,8 @@
 //! `refundkit._native`: the Python face of the `refundkit` core crate.
 //!
 //! Type conversion only. Behaviour (validation, retries, parsing, webhook
-//! checks) lives in core; [`error`] is the one place a core error becomes a
-//! Python exception, and [`runtime`] the one place Python waits on tokio.
+//! checks) lives in core; `error` is the one place a core error becomes a
+//! Python exception, and `runtime` the one place Python waits on tokio.
 //! The public package `refundkit` (Python) re-exports these classes and
 //! adds `AsyncClient` and the exception hierarchy.
 
