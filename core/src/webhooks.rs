@@ -409,6 +409,50 @@ impl WebhookEvent {
             _ => None,
         }
     }
+
+    /// A field both payload kinds carry, from whichever this event has.
+    fn either<'a, T: ?Sized>(
+        &'a self,
+        refund: impl FnOnce(&'a RefundEvent) -> Option<&'a T>,
+        payment: impl FnOnce(&'a PaymentEvent) -> Option<&'a T>,
+    ) -> Option<&'a T> {
+        match &self.data {
+            EventData::RefundSucceeded(r) | EventData::RefundFailed(r) => refund(r),
+            EventData::PaymentSucceeded(p) => payment(p),
+            EventData::Other => None,
+        }
+    }
+
+    /// The checkout refunded or paid (`metadata.checkoutId`).
+    pub fn checkout_id(&self) -> Option<&str> {
+        self.either(|r| r.checkout_id.as_deref(), |p| p.checkout_id.as_deref())
+    }
+
+    /// The payment refunded or made (`p_…`).
+    pub fn payment_id(&self) -> Option<&str> {
+        self.either(|r| r.payment_id.as_deref(), |p| p.payment_id.as_deref())
+    }
+
+    /// Cents refunded by this refund, or paid by this payment.
+    pub fn amount(&self) -> Option<i64> {
+        self.either(|r| r.amount.as_ref(), |p| p.amount.as_ref())
+            .copied()
+    }
+
+    /// Currency code, e.g. `ZAR`.
+    pub fn currency(&self) -> Option<&str> {
+        self.either(|r| r.currency.as_deref(), |p| p.currency.as_deref())
+    }
+
+    /// `succeeded` or `failed`.
+    pub fn status(&self) -> Option<&str> {
+        self.either(|r| r.status.as_deref(), |p| p.status.as_deref())
+    }
+
+    /// `live` or `test`.
+    pub fn mode(&self) -> Option<&str> {
+        self.either(|r| r.mode.as_deref(), |p| p.mode.as_deref())
+    }
 }
 
 impl RefundEvent {

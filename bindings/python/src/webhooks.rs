@@ -142,20 +142,6 @@ impl From<refundkit::WebhookEvent> for WebhookEvent {
     }
 }
 
-impl WebhookEvent {
-    fn pick<'a, T: ?Sized>(
-        &'a self,
-        refund: impl FnOnce(&'a refundkit::RefundEvent) -> Option<&'a T>,
-        payment: impl FnOnce(&'a refundkit::PaymentEvent) -> Option<&'a T>,
-    ) -> Option<&'a T> {
-        match (self.event.refund(), self.event.payment()) {
-            (Some(r), _) => refund(r),
-            (None, Some(p)) => payment(p),
-            (None, None) => None,
-        }
-    }
-}
-
 #[pymethods]
 impl WebhookEvent {
     /// The event id (`evt_…`).
@@ -204,38 +190,37 @@ impl WebhookEvent {
     /// The checkout refunded or paid (`ch_…`).
     #[getter]
     fn checkout_id(&self) -> Option<&str> {
-        self.pick(|r| r.checkout_id.as_deref(), |p| p.checkout_id.as_deref())
+        self.event.checkout_id()
     }
 
     /// The payment refunded or made (`p_…`).
     #[getter]
     fn payment_id(&self) -> Option<&str> {
-        self.pick(|r| r.payment_id.as_deref(), |p| p.payment_id.as_deref())
+        self.event.payment_id()
     }
 
     /// Cents refunded by this refund, or paid.
     #[getter]
     fn amount(&self) -> Option<i64> {
-        self.pick(|r| r.amount.as_ref(), |p| p.amount.as_ref())
-            .copied()
+        self.event.amount()
     }
 
     /// Currency code, e.g. `ZAR`.
     #[getter]
     fn currency(&self) -> Option<&str> {
-        self.pick(|r| r.currency.as_deref(), |p| p.currency.as_deref())
+        self.event.currency()
     }
 
     /// `succeeded` or `failed`.
     #[getter]
     fn status(&self) -> Option<&str> {
-        self.pick(|r| r.status.as_deref(), |p| p.status.as_deref())
+        self.event.status()
     }
 
     /// `live` or `test`.
     #[getter]
     fn mode(&self) -> Option<&str> {
-        self.pick(|r| r.mode.as_deref(), |p| p.mode.as_deref())
+        self.event.mode()
     }
 
     /// Why the refund failed (`refund.failed` only).

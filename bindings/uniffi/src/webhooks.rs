@@ -4,8 +4,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
-use refundkit::EventData;
-
 use crate::error::RefundError;
 
 /// Verifies Standard Webhooks signatures on the raw body bytes and parses
@@ -99,47 +97,28 @@ pub struct WebhookEvent {
 
 impl From<refundkit::WebhookEvent> for WebhookEvent {
     fn from(e: refundkit::WebhookEvent) -> Self {
-        let mut out = Self {
+        let own = |s: Option<&str>| s.map(str::to_owned);
+        let refund = e.refund();
+        Self {
+            refund_id: own(refund.and_then(|r| r.refund_id.as_deref())),
+            payment_id: own(e.payment_id()),
+            checkout_id: own(e.checkout_id()),
+            amount: e.amount(),
+            currency: own(e.currency()),
+            status: own(e.status()),
+            mode: own(e.mode()),
+            refundable_amount: refund.and_then(|r| r.refundable_amount),
+            failure_reason: own(refund.and_then(|r| r.failure_reason.as_deref())),
+            metadata: e
+                .payment()
+                .map(|p| p.metadata.clone().into_iter().collect())
+                .unwrap_or_default(),
+            payload_json: e.payload.to_string(),
             id: e.id,
             webhook_id: e.webhook_id,
             event_type: e.event_type,
             created_date: e.created_date,
-            payload_json: e.payload.to_string(),
-            refund_id: None,
-            payment_id: None,
-            checkout_id: None,
-            amount: None,
-            currency: None,
-            status: None,
-            mode: None,
-            refundable_amount: None,
-            failure_reason: None,
-            metadata: HashMap::new(),
-        };
-        match e.data {
-            EventData::RefundSucceeded(r) | EventData::RefundFailed(r) => {
-                out.refund_id = r.refund_id;
-                out.payment_id = r.payment_id;
-                out.checkout_id = r.checkout_id;
-                out.amount = r.amount;
-                out.currency = r.currency;
-                out.status = r.status;
-                out.mode = r.mode;
-                out.refundable_amount = r.refundable_amount;
-                out.failure_reason = r.failure_reason;
-            }
-            EventData::PaymentSucceeded(p) => {
-                out.payment_id = p.payment_id;
-                out.checkout_id = p.checkout_id;
-                out.amount = p.amount;
-                out.currency = p.currency;
-                out.status = p.status;
-                out.mode = p.mode;
-                out.metadata = p.metadata.into_iter().collect();
-            }
-            EventData::Other => {}
         }
-        out
     }
 }
 
