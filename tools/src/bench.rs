@@ -64,6 +64,36 @@ pub async fn paid_checkout(control: &ControlClient, cents: i64) -> anyhow::Resul
     Ok(id)
 }
 
+/// Warms the pool with `concurrency.max(50)` calls, then times `calls`
+/// calls of `call`, `concurrency` at a time. A failed call ends the
+/// benchmark: a figure that includes errors would mean nothing.
+async fn measure<F, Fut>(name: &str, calls: usize, concurrency: usize, call: F) -> Series
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let run = |n: usize| {
+        stream::iter(0..n)
+            .map(|_| call())
+            .buffer_unordered(concurrency)
+            .for_each(|r| async move {
+                if let Err(e) = r {
+                    panic!("{name} failed during the benchmark: {e}");
+                }
+            })
+    };
+    run(concurrency.max(50)).await;
+    let (started, cpu) = (Instant::now(), process_cpu());
+    run(calls).await;
+    Series {
+        name: name.into(),
+        concurrency,
+        calls,
+        elapsed: started.elapsed(),
+        cpu: process_cpu().saturating_sub(cpu),
+    }
+}
+
 /// The SDK: `calls` one-cent refunds, `concurrency` at a time.
 pub async fn sdk(
     base_url: &str,
@@ -72,33 +102,16 @@ pub async fn sdk(
     concurrency: usize,
 ) -> anyhow::Result<Series> {
     let client = Client::builder(SECRET).base_url(base_url).build()?;
-    let run = |n: usize| {
+    let call = || {
         let client = client.clone();
         async move {
-            stream::iter(0..n)
-                .map(|_| {
-                    let client = client.clone();
-                    async move { client.refund(RefundRequest::new(checkout).amount(1)).await }
-                })
-                .buffer_unordered(concurrency)
-                .for_each(|r| async move {
-                    if let Err(e) = r {
-                        panic!("refund failed during the benchmark: {e}");
-                    }
-                })
-                .await
+            client
+                .refund(RefundRequest::new(checkout).amount(1))
+                .await?;
+            Ok(())
         }
     };
-    run(concurrency.max(50)).await; // warm the pool
-    let (started, cpu) = (Instant::now(), process_cpu());
-    run(calls).await;
-    Ok(Series {
-        name: "refundkit::Client".into(),
-        concurrency,
-        calls,
-        elapsed: started.elapsed(),
-        cpu: process_cpu().saturating_sub(cpu),
-    })
+    Ok(measure("refundkit::Client", calls, concurrency, call).await)
 }
 
 /// The peer: a bare reqwest POST with the same headers and body, the answer
@@ -112,50 +125,28 @@ pub async fn bare_reqwest(
     let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
     let url = Arc::new(format!("{base_url}/api/checkouts/{checkout}/refund"));
     let auth = format!("Bearer {SECRET}");
-    let run = |n: usize| {
+    let call = || {
         let (http, url, auth) = (http.clone(), url.clone(), auth.clone());
         async move {
-            stream::iter(0..n)
-                .map(|_| {
-                    let (http, url, auth) = (http.clone(), url.clone(), auth.clone());
-                    async move {
-                        let response = http
-                            .post(url.as_str())
-                            .header("authorization", auth)
-                            .header("content-type", "application/json")
-                            .header("idempotency-key", refundkit::policy::new_idempotency_key())
-                            .body(r#"{"amount":1}"#)
-                            .send()
-                            .await?;
-                        let status = response.status();
-                        let body = response.bytes().await?;
-                        let json: serde_json::Value = serde_json::from_slice(&body)?;
-                        anyhow::ensure!(
-                            status.as_u16() == 202 && json["refundId"].is_string(),
-                            "bad answer {status}"
-                        );
-                        Ok::<_, anyhow::Error>(())
-                    }
-                })
-                .buffer_unordered(concurrency)
-                .for_each(|r| async move {
-                    if let Err(e) = r {
-                        panic!("request failed during the benchmark: {e}");
-                    }
-                })
-                .await
+            let response = http
+                .post(url.as_str())
+                .header("authorization", auth)
+                .header("content-type", "application/json")
+                .header("idempotency-key", refundkit::policy::new_idempotency_key())
+                .body(r#"{"amount":1}"#)
+                .send()
+                .await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            let json: serde_json::Value = serde_json::from_slice(&body)?;
+            anyhow::ensure!(
+                status.as_u16() == 202 && json["refundId"].is_string(),
+                "bad answer {status}"
+            );
+            Ok(())
         }
     };
-    run(concurrency.max(50)).await;
-    let (started, cpu) = (Instant::now(), process_cpu());
-    run(calls).await;
-    Ok(Series {
-        name: "bare reqwest POST".into(),
-        concurrency,
-        calls,
-        elapsed: started.elapsed(),
-        cpu: process_cpu().saturating_sub(cpu),
-    })
+    Ok(measure("bare reqwest POST", calls, concurrency, call).await)
 }
 
 /// This process's resident set size and its peak, in KiB (Linux only).
