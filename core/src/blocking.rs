@@ -1,6 +1,6 @@
 //! A blocking client for callers without an async runtime.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{Refund, RefundRequest};
@@ -64,7 +64,6 @@ impl Client {
             ));
         }
         let runtime = shared_runtime()?;
-        let client = Arc::new(self.inner.clone());
-        runtime.block_on(async move { client.refund(request).await })
+        runtime.block_on(self.inner.refund(request))
     }
 }
