@@ -145,11 +145,7 @@ impl Client {
             );
         }
         let per_attempt = config.timeout.min(remaining);
-        let response = self
-            .inner
-            .transport
-            .send(&config.base_url, http_request, per_attempt)
-            .await?;
+        let response = self.inner.transport.send(http_request, per_attempt).await?;
         protocol::parse_refund_response(
             response.status,
             &response.meta,

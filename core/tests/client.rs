@@ -120,6 +120,50 @@ async fn retries_5xx_with_the_same_key() {
 }
 
 #[tokio::test]
+async fn a_base_url_path_is_kept_in_front_of_the_api_path() {
+    let server = ScriptedServer::start(vec![ok()]).await;
+    let c = Client::builder(KEY)
+        .base_url(format!("{}/gateway/", server.base_url()))
+        .build()
+        .expect("client");
+    c.refund(RefundRequest::new("ch_1")).await.expect("refund");
+    assert_eq!(
+        server.requests()[0].path,
+        "/gateway/api/checkouts/ch_1/refund"
+    );
+}
+
+#[tokio::test]
+async fn a_body_arriving_in_many_chunks_is_read_whole() {
+    let padding = "x".repeat(300 * 1024);
+    let body = format!(
+        r#"{{"id":"ch_1","refundId":"rfd_big","message":"{padding}","status":"successful"}}"#
+    );
+    let server = ScriptedServer::start(vec![Action::Respond(202, vec![], body)]).await;
+    let refund = client(&server, Arc::default())
+        .refund(RefundRequest::new("ch_1"))
+        .await
+        .expect("refund");
+    assert_eq!(refund.refund_id, "rfd_big");
+}
+
+#[tokio::test]
+async fn an_answer_over_one_mib_is_refused_and_not_retried() {
+    let body = format!(r#"{{"refundId":"rfd_1","pad":"{}"}}"#, "x".repeat(2 << 20));
+    let server = ScriptedServer::start(vec![Action::Respond(202, vec![], body), ok()]).await;
+    let err = client(&server, Arc::default())
+        .refund(RefundRequest::new("ch_1"))
+        .await
+        .expect_err("an oversized answer is not a refund");
+    assert_eq!(err.kind(), ErrorKind::UnexpectedResponse);
+    assert_eq!(err.status(), Some(202));
+    assert!(err.message().contains("larger than 1048576 bytes"), "{err}");
+    assert!(err.is_outcome_unknown(), "the server may have refunded");
+    assert_eq!(err.attempts(), 1);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
 async fn backoff_doubles_between_attempts() {
     let server = ScriptedServer::start(vec![status(500, ""), status(500, ""), ok()]).await;
     let sleep = Arc::new(RecordingSleep::default());

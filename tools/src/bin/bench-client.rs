@@ -1,9 +1,11 @@
 //! `bench-client --base-url URL [--sequential N] [--concurrent N]`: refunds/s
-//! of the SDK against a bare reqwest POST on one emulator, plus client RSS.
+//! of the SDK against a bare reqwest POST on one emulator, on tokio's
+//! multi-thread and current-thread runtimes, plus client RSS.
 
 use clap::Parser;
 use refundkit_emulator::ControlClient;
 use refundkit_tools::bench::{self, Series, SECRET};
+use tokio::runtime::Runtime;
 
 /// End-to-end client benchmark.
 #[derive(Parser)]
@@ -23,11 +25,12 @@ struct Args {
 }
 
 #[allow(clippy::print_stdout)]
-fn print_pair(a: &Series, b: &Series) {
+fn print_pair(runtime: &str, a: &Series, b: &Series) {
     for x in [a, b] {
         println!(
-            "| {:<22} | {:>4} | {:>7} | {:>10.0} | {:>14.1} |",
+            "| {:<22} | {:<14} | {:>4} | {:>7} | {:>10.0} | {:>14.1} |",
             x.name,
+            runtime,
             x.concurrency,
             x.calls,
             x.rate(),
@@ -35,8 +38,9 @@ fn print_pair(a: &Series, b: &Series) {
         );
     }
     println!(
-        "| {:<22} | {:>4} | {:>7} | {:>9.1}% | {:>13.1}% |",
+        "| {:<22} | {:<14} | {:>4} | {:>7} | {:>9.1}% | {:>13.1}% |",
         "SDK / bare",
+        runtime,
         a.concurrency,
         "",
         100.0 * a.rate() / b.rate(),
@@ -69,18 +73,41 @@ where
     Ok((median(xs), median(ys)))
 }
 
-#[tokio::main]
+/// The two runtimes a service typically runs the SDK on. Each series is
+/// spawned onto the runtime as a task, as a server's handler would be.
+fn runtime(multi_thread: bool) -> anyhow::Result<Runtime> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    Ok(builder.enable_all().build()?)
+}
+
+fn spawned<F>(rt: &Runtime, fut: F) -> anyhow::Result<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Ok(rt.block_on(rt.spawn(fut))?)
+}
+
 #[allow(clippy::print_stdout)]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (rss_start, _) = bench::rss_kib();
-    if let Some(side) = args.only.as_deref() {
-        let control = ControlClient::new(&args.base_url, SECRET);
-        let checkout = bench::paid_checkout(&control, args.concurrent as i64 * 2 + 1000).await?;
-        let series = match side {
-            "sdk" => bench::sdk(&args.base_url, &checkout, args.concurrent, 64).await?,
-            _ => bench::bare_reqwest(&args.base_url, &checkout, args.concurrent, 64).await?,
-        };
+    let multi = runtime(true)?;
+    let url = args.base_url.clone();
+    let control = ControlClient::new(&url, SECRET);
+    if let Some(side) = args.only.clone() {
+        let series = spawned(&multi, async move {
+            let checkout =
+                bench::paid_checkout(&control, args.concurrent as i64 * 2 + 1000).await?;
+            match side.as_str() {
+                "sdk" => bench::sdk(&url, &checkout, args.concurrent, 64).await,
+                _ => bench::bare_reqwest(&url, &checkout, args.concurrent, 64).await,
+            }
+        })??;
         println!(
             "{}: {:.0} refunds/s, {:.1} client CPU µs per call",
             series.name,
@@ -89,20 +116,18 @@ async fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let control = ControlClient::new(&args.base_url, SECRET);
-    let total = (args.sequential + args.concurrent) as i64 * 8 + 10_000;
-    let checkout = bench::paid_checkout(&control, total).await?;
-    let idle = refundkit::Client::builder(SECRET)
-        .base_url(&args.base_url)
-        .build()?;
+    let total = (args.sequential + args.concurrent * 2) as i64 * 8 + 10_000;
+    let checkout = multi.block_on(bench::paid_checkout(&control, total))?;
+    let idle = refundkit::Client::builder(SECRET).base_url(&url).build()?;
     let (rss_idle, _) = bench::rss_kib();
     println!(
-        "| {:<22} | {:>4} | {:>7} | {:>10} | {:>14} |",
-        "series", "conc", "calls", "refunds/s", "client CPU µs"
+        "| {:<22} | {:<14} | {:>4} | {:>7} | {:>10} | {:>14} |",
+        "series", "runtime", "conc", "calls", "refunds/s", "client CPU µs"
     );
     println!(
-        "|{}|{}|{}|{}|{}|",
+        "|{}|{}|{}|{}|{}|{}|",
         "-".repeat(24),
+        "-".repeat(16),
         "-".repeat(6),
         "-".repeat(9),
         "-".repeat(12),
@@ -110,21 +135,25 @@ async fn main() -> anyhow::Result<()> {
     );
     // Three rounds per series, alternating SDK and peer so that background
     // load and emulator state hit both alike; the median round is reported.
-    let (ours, peer) = rounds(
-        3,
-        || bench::sdk(&args.base_url, &checkout, args.sequential, 1),
-        || bench::bare_reqwest(&args.base_url, &checkout, args.sequential, 1),
-    )
-    .await?;
-    print_pair(&ours, &peer);
-    let (ours, peer) = rounds(
-        3,
-        || bench::sdk(&args.base_url, &checkout, args.concurrent, 64),
-        || bench::bare_reqwest(&args.base_url, &checkout, args.concurrent, 64),
-    )
-    .await?;
+    let series = |concurrency: usize, calls: usize| {
+        let (url, checkout) = (url.clone(), checkout.clone());
+        async move {
+            rounds(
+                3,
+                || bench::sdk(&url, &checkout, calls, concurrency),
+                || bench::bare_reqwest(&url, &checkout, calls, concurrency),
+            )
+            .await
+        }
+    };
+    let (ours, peer) = spawned(&multi, series(1, args.sequential))??;
+    print_pair("multi-thread", &ours, &peer);
+    let (ours, peer) = spawned(&multi, series(64, args.concurrent))??;
     let (_, rss_peak) = bench::rss_kib();
-    print_pair(&ours, &peer);
+    print_pair("multi-thread", &ours, &peer);
+    let current = runtime(false)?;
+    let (ours, peer) = spawned(&current, series(64, args.concurrent))??;
+    print_pair("current-thread", &ours, &peer);
     drop(idle);
     println!();
     println!("process RSS before any client: {rss_start} KiB; with one idle client: {rss_idle} KiB; peak after the SDK's 64-way series: {rss_peak} KiB");
