@@ -45,6 +45,9 @@ impl Transport {
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
+            // Our retry loop is the only one (ADR 0003): every attempt is
+            // counted, and reqwest need not copy each request to replay it.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .build()
             .map_err(|e| {
                 Error::new(
