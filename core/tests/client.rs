@@ -73,7 +73,12 @@ async fn sends_the_exact_headers_and_body() {
     assert_eq!(r.header("idempotency-key"), Some("order-42"));
     assert_eq!(r.header("host"), Some(server.addr.to_string().as_str()));
     assert_eq!(r.header("content-length"), Some("40"));
-    assert_eq!(r.headers.len(), 7, "exactly the headers ADR 0008 counts: {:?}", r.headers);
+    assert_eq!(
+        r.headers.len(),
+        7,
+        "exactly the headers ADR 0008 counts: {:?}",
+        r.headers
+    );
     assert_eq!(
         r.header("user-agent"),
         Some(format!("refundkit/{} (rust; tokio)", refundkit::VERSION).as_str())

@@ -1,10 +1,10 @@
 //! End-to-end refunds/s of `refundkit::Client` against a bare reqwest POST of
 //! the same request, on the same emulator, in one run.
 
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use refundkit::{Client, RefundRequest};
 use refundkit_emulator::ControlClient;
 
@@ -64,89 +64,171 @@ pub async fn paid_checkout(control: &ControlClient, cents: i64) -> anyhow::Resul
     Ok(id)
 }
 
-/// Warms the pool with `concurrency.max(50)` calls, then times `calls`
-/// calls of `call`, `concurrency` at a time. A failed call ends the
-/// benchmark: a figure that includes errors would mean nothing.
-async fn measure<F, Fut>(name: &str, calls: usize, concurrency: usize, call: F) -> Series
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
-{
-    let run = |n: usize| {
+/// The two clients a benchmark compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// `refundkit::Client::refund`.
+    Sdk,
+    /// The peer: a bare reqwest POST with the same method, path, body,
+    /// authorization, content type and a fresh UUIDv4 key; the answer parsed
+    /// as JSON; no validation, no retries.
+    Bare,
+}
+
+impl Side {
+    /// The series name printed in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Sdk => "refundkit::Client",
+            Side::Bare => "bare reqwest POST",
+        }
+    }
+}
+
+/// One client of either side, ready to refund one cent of a checkout.
+enum Caller {
+    Sdk {
+        client: Client,
+        checkout: String,
+    },
+    Bare {
+        http: reqwest::Client,
+        url: String,
+        auth: String,
+    },
+}
+
+impl Caller {
+    fn new(side: Side, base_url: &str, checkout: &str) -> anyhow::Result<Self> {
+        Ok(match side {
+            Side::Sdk => Caller::Sdk {
+                client: Client::builder(SECRET).base_url(base_url).build()?,
+                checkout: checkout.to_owned(),
+            },
+            Side::Bare => Caller::Bare {
+                http: reqwest::Client::builder().tcp_nodelay(true).build()?,
+                url: format!("{base_url}/api/checkouts/{checkout}/refund"),
+                auth: format!("Bearer {SECRET}"),
+            },
+        })
+    }
+
+    async fn call(&self) -> anyhow::Result<()> {
+        match self {
+            Caller::Sdk { client, checkout } => {
+                client
+                    .refund(RefundRequest::new(checkout.as_str()).amount(1))
+                    .await?;
+            }
+            Caller::Bare { http, url, auth } => {
+                let response = http
+                    .post(url.as_str())
+                    .header("authorization", auth.as_str())
+                    .header("content-type", "application/json")
+                    .header("idempotency-key", refundkit::policy::new_idempotency_key())
+                    .body(r#"{"amount":1}"#)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let body = response.bytes().await?;
+                let json: serde_json::Value = serde_json::from_slice(&body)?;
+                anyhow::ensure!(
+                    status.as_u16() == 202 && json["refundId"].is_string(),
+                    "bad answer {status}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// `n` calls, `concurrency` at a time. A failed call ends the benchmark:
+    /// a figure that includes errors would mean nothing.
+    async fn run(&self, n: usize, concurrency: usize) -> anyhow::Result<()> {
         stream::iter(0..n)
-            .map(|_| call())
+            .map(|_| self.call())
             .buffer_unordered(concurrency)
-            .for_each(|r| async move {
-                if let Err(e) = r {
-                    panic!("{name} failed during the benchmark: {e}");
-                }
-            })
-    };
-    run(concurrency.max(50)).await;
+            .try_for_each(|()| async { Ok(()) })
+            .await
+    }
+}
+
+/// `calls` one-cent refunds by `side`, `concurrency` at a time, on the
+/// current runtime, after `concurrency.max(50)` warm-up calls.
+pub async fn series(
+    side: Side,
+    base_url: &str,
+    checkout: &str,
+    calls: usize,
+    concurrency: usize,
+) -> anyhow::Result<Series> {
+    let caller = Caller::new(side, base_url, checkout)?;
+    caller.run(concurrency.max(50), concurrency).await?;
     let (started, cpu) = (Instant::now(), process_cpu());
-    run(calls).await;
-    Series {
-        name: name.into(),
+    caller.run(calls, concurrency).await?;
+    Ok(Series {
+        name: side.name().into(),
         concurrency,
         calls,
         elapsed: started.elapsed(),
         cpu: process_cpu().saturating_sub(cpu),
+    })
+}
+
+/// The same, spread over `threads` OS threads, each with its own
+/// current-thread runtime and its own client (thread per core, the way
+/// `wrk -t` runs): `calls / threads` calls each, `concurrency / threads` at a
+/// time. Timing starts once every thread has warmed up.
+pub fn series_threads(
+    side: Side,
+    base_url: &str,
+    checkout: &str,
+    calls: usize,
+    concurrency: usize,
+    threads: usize,
+) -> anyhow::Result<Series> {
+    let (per_thread, per_thread_concurrency) = (calls / threads, (concurrency / threads).max(1));
+    let ready = Arc::new(Barrier::new(threads + 1));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (ready, base_url, checkout) =
+                (ready.clone(), base_url.to_owned(), checkout.to_owned());
+            std::thread::spawn(move || -> anyhow::Result<Instant> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async {
+                    let prepared = async {
+                        let caller = Caller::new(side, &base_url, &checkout)?;
+                        let warm_up = per_thread_concurrency.max(50);
+                        caller.run(warm_up, per_thread_concurrency).await?;
+                        anyhow::Ok(caller)
+                    }
+                    .await;
+                    // Every thread reaches the barrier, even one that failed,
+                    // so that a failure is reported instead of a hang.
+                    ready.wait();
+                    prepared?.run(per_thread, per_thread_concurrency).await?;
+                    Ok(Instant::now())
+                })
+            })
+        })
+        .collect();
+    ready.wait();
+    let (started, cpu) = (Instant::now(), process_cpu());
+    let mut finished = started;
+    for worker in workers {
+        let done = worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a benchmark thread panicked"))??;
+        finished = finished.max(done);
     }
-}
-
-/// The SDK: `calls` one-cent refunds, `concurrency` at a time.
-pub async fn sdk(
-    base_url: &str,
-    checkout: &str,
-    calls: usize,
-    concurrency: usize,
-) -> anyhow::Result<Series> {
-    let client = Client::builder(SECRET).base_url(base_url).build()?;
-    let call = || {
-        let client = client.clone();
-        async move {
-            client
-                .refund(RefundRequest::new(checkout).amount(1))
-                .await?;
-            Ok(())
-        }
-    };
-    Ok(measure("refundkit::Client", calls, concurrency, call).await)
-}
-
-/// The peer: a bare reqwest POST with the same headers and body, the answer
-/// parsed as JSON, no validation, no retries.
-pub async fn bare_reqwest(
-    base_url: &str,
-    checkout: &str,
-    calls: usize,
-    concurrency: usize,
-) -> anyhow::Result<Series> {
-    let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
-    let url = Arc::new(format!("{base_url}/api/checkouts/{checkout}/refund"));
-    let auth = format!("Bearer {SECRET}");
-    let call = || {
-        let (http, url, auth) = (http.clone(), url.clone(), auth.clone());
-        async move {
-            let response = http
-                .post(url.as_str())
-                .header("authorization", auth)
-                .header("content-type", "application/json")
-                .header("idempotency-key", refundkit::policy::new_idempotency_key())
-                .body(r#"{"amount":1}"#)
-                .send()
-                .await?;
-            let status = response.status();
-            let body = response.bytes().await?;
-            let json: serde_json::Value = serde_json::from_slice(&body)?;
-            anyhow::ensure!(
-                status.as_u16() == 202 && json["refundId"].is_string(),
-                "bad answer {status}"
-            );
-            Ok(())
-        }
-    };
-    Ok(measure("bare reqwest POST", calls, concurrency, call).await)
+    Ok(Series {
+        name: side.name().into(),
+        concurrency,
+        calls: per_thread * threads,
+        elapsed: finished - started,
+        cpu: process_cpu().saturating_sub(cpu),
+    })
 }
 
 /// This process's resident set size and its peak, in KiB (Linux only).

@@ -1,10 +1,11 @@
 //! `bench-client --base-url URL [--sequential N] [--concurrent N]`: refunds/s
 //! of the SDK against a bare reqwest POST on one emulator, on tokio's
-//! multi-thread and current-thread runtimes, plus client RSS.
+//! multi-thread and current-thread runtimes and thread per core, plus client
+//! RSS.
 
 use clap::Parser;
 use refundkit_emulator::ControlClient;
-use refundkit_tools::bench::{self, Series, SECRET};
+use refundkit_tools::bench::{self, Series, Side, SECRET};
 use tokio::runtime::Runtime;
 
 /// End-to-end client benchmark.
@@ -28,7 +29,7 @@ struct Args {
 fn print_pair(runtime: &str, a: &Series, b: &Series) {
     for x in [a, b] {
         println!(
-            "| {:<22} | {:<14} | {:>4} | {:>7} | {:>10.0} | {:>14.1} |",
+            "| {:<22} | {:<20} | {:>4} | {:>7} | {:>10.0} | {:>14.1} |",
             x.name,
             runtime,
             x.concurrency,
@@ -38,7 +39,7 @@ fn print_pair(runtime: &str, a: &Series, b: &Series) {
         );
     }
     println!(
-        "| {:<22} | {:<14} | {:>4} | {:>7} | {:>9.1}% | {:>13.1}% |",
+        "| {:<22} | {:<20} | {:>4} | {:>7} | {:>9.1}% | {:>13.1}% |",
         "SDK / bare",
         runtime,
         a.concurrency,
@@ -49,21 +50,19 @@ fn print_pair(runtime: &str, a: &Series, b: &Series) {
 }
 
 /// Runs `n` alternating rounds of `a` and `b`; returns each one's median round.
-async fn rounds<A, B, FA, FB>(n: usize, a: A, b: B) -> anyhow::Result<(Series, Series)>
-where
-    A: Fn() -> FA,
-    B: Fn() -> FB,
-    FA: std::future::Future<Output = anyhow::Result<Series>>,
-    FB: std::future::Future<Output = anyhow::Result<Series>>,
-{
+fn rounds(
+    n: usize,
+    a: impl Fn() -> anyhow::Result<Series>,
+    b: impl Fn() -> anyhow::Result<Series>,
+) -> anyhow::Result<(Series, Series)> {
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
     for i in 0..n {
         if i % 2 == 0 {
-            xs.push(a().await?);
-            ys.push(b().await?);
+            xs.push(a()?);
+            ys.push(b()?);
         } else {
-            ys.push(b().await?);
-            xs.push(a().await?);
+            ys.push(b()?);
+            xs.push(a()?);
         }
     }
     let median = |mut v: Vec<Series>| {
@@ -73,8 +72,8 @@ where
     Ok((median(xs), median(ys)))
 }
 
-/// The two runtimes a service typically runs the SDK on. Each series is
-/// spawned onto the runtime as a task, as a server's handler would be.
+/// Each series is spawned onto the runtime as a task, as a server's handler
+/// would be.
 fn runtime(multi_thread: bool) -> anyhow::Result<Runtime> {
     let mut builder = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()
@@ -84,12 +83,19 @@ fn runtime(multi_thread: bool) -> anyhow::Result<Runtime> {
     Ok(builder.enable_all().build()?)
 }
 
-fn spawned<F>(rt: &Runtime, fut: F) -> anyhow::Result<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    Ok(rt.block_on(rt.spawn(fut))?)
+/// One series of `side` as a task on `rt`.
+fn on(
+    rt: &Runtime,
+    side: Side,
+    url: &str,
+    checkout: &str,
+    calls: usize,
+    concurrency: usize,
+) -> anyhow::Result<Series> {
+    let (url, checkout) = (url.to_owned(), checkout.to_owned());
+    rt.block_on(
+        rt.spawn(async move { bench::series(side, &url, &checkout, calls, concurrency).await }),
+    )?
 }
 
 #[allow(clippy::print_stdout)]
@@ -97,17 +103,15 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let (rss_start, _) = bench::rss_kib();
     let multi = runtime(true)?;
-    let url = args.base_url.clone();
-    let control = ControlClient::new(&url, SECRET);
-    if let Some(side) = args.only.clone() {
-        let series = spawned(&multi, async move {
-            let checkout =
-                bench::paid_checkout(&control, args.concurrent as i64 * 2 + 1000).await?;
-            match side.as_str() {
-                "sdk" => bench::sdk(&url, &checkout, args.concurrent, 64).await,
-                _ => bench::bare_reqwest(&url, &checkout, args.concurrent, 64).await,
-            }
-        })??;
+    let url = args.base_url.as_str();
+    let control = ControlClient::new(url, SECRET);
+    if let Some(side) = args.only.as_deref() {
+        let checkout = multi.block_on(bench::paid_checkout(
+            &control,
+            args.concurrent as i64 * 2 + 1000,
+        ))?;
+        let side = if side == "sdk" { Side::Sdk } else { Side::Bare };
+        let series = on(&multi, side, url, &checkout, args.concurrent, 64)?;
         println!(
             "{}: {:.0} refunds/s, {:.1} client CPU µs per call",
             series.name,
@@ -116,18 +120,19 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let total = (args.sequential + args.concurrent * 2) as i64 * 8 + 10_000;
+    let total = (args.sequential + args.concurrent * 3) as i64 * 8 + 10_000;
     let checkout = multi.block_on(bench::paid_checkout(&control, total))?;
-    let idle = refundkit::Client::builder(SECRET).base_url(&url).build()?;
+    let checkout = checkout.as_str();
+    let idle = refundkit::Client::builder(SECRET).base_url(url).build()?;
     let (rss_idle, _) = bench::rss_kib();
     println!(
-        "| {:<22} | {:<14} | {:>4} | {:>7} | {:>10} | {:>14} |",
+        "| {:<22} | {:<20} | {:>4} | {:>7} | {:>10} | {:>14} |",
         "series", "runtime", "conc", "calls", "refunds/s", "client CPU µs"
     );
     println!(
         "|{}|{}|{}|{}|{}|{}|",
         "-".repeat(24),
-        "-".repeat(16),
+        "-".repeat(22),
         "-".repeat(6),
         "-".repeat(9),
         "-".repeat(12),
@@ -135,25 +140,33 @@ fn main() -> anyhow::Result<()> {
     );
     // Three rounds per series, alternating SDK and peer so that background
     // load and emulator state hit both alike; the median round is reported.
-    let series = |concurrency: usize, calls: usize| {
-        let (url, checkout) = (url.clone(), checkout.clone());
-        async move {
-            rounds(
-                3,
-                || bench::sdk(&url, &checkout, calls, concurrency),
-                || bench::bare_reqwest(&url, &checkout, calls, concurrency),
-            )
-            .await
-        }
-    };
-    let (ours, peer) = spawned(&multi, series(1, args.sequential))??;
+    let (seq, conc) = (args.sequential, args.concurrent);
+    let (ours, peer) = rounds(
+        3,
+        || on(&multi, Side::Sdk, url, checkout, seq, 1),
+        || on(&multi, Side::Bare, url, checkout, seq, 1),
+    )?;
     print_pair("multi-thread", &ours, &peer);
-    let (ours, peer) = spawned(&multi, series(64, args.concurrent))??;
+    let (ours, peer) = rounds(
+        3,
+        || on(&multi, Side::Sdk, url, checkout, conc, 64),
+        || on(&multi, Side::Bare, url, checkout, conc, 64),
+    )?;
     let (_, rss_peak) = bench::rss_kib();
     print_pair("multi-thread", &ours, &peer);
     let current = runtime(false)?;
-    let (ours, peer) = spawned(&current, series(64, args.concurrent))??;
+    let (ours, peer) = rounds(
+        3,
+        || on(&current, Side::Sdk, url, checkout, conc, 64),
+        || on(&current, Side::Bare, url, checkout, conc, 64),
+    )?;
     print_pair("current-thread", &ours, &peer);
+    let (ours, peer) = rounds(
+        3,
+        || bench::series_threads(Side::Sdk, url, checkout, conc, 64, 2),
+        || bench::series_threads(Side::Bare, url, checkout, conc, 64, 2),
+    )?;
+    print_pair("2 × current-thread", &ours, &peer);
     drop(idle);
     println!();
     println!("process RSS before any client: {rss_start} KiB; with one idle client: {rss_idle} KiB; peak after the SDK's 64-way series: {rss_peak} KiB");
