@@ -49,27 +49,26 @@ fn print_pair(runtime: &str, a: &Series, b: &Series) {
     );
 }
 
-/// Runs `n` alternating rounds of `a` and `b`; returns each one's median round.
-fn rounds(
-    n: usize,
-    a: impl Fn() -> anyhow::Result<Series>,
-    b: impl Fn() -> anyhow::Result<Series>,
-) -> anyhow::Result<(Series, Series)> {
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for i in 0..n {
-        if i % 2 == 0 {
-            xs.push(a()?);
-            ys.push(b()?);
+/// Three rounds of `series` for the SDK and its peer, alternating so that
+/// background load and emulator state hit both alike; prints each one's
+/// median round and their ratio.
+fn compare(runtime: &str, series: impl Fn(Side) -> anyhow::Result<Series>) -> anyhow::Result<()> {
+    let (mut ours, mut peers) = (Vec::new(), Vec::new());
+    for round in 0..3 {
+        if round % 2 == 0 {
+            ours.push(series(Side::Sdk)?);
+            peers.push(series(Side::Bare)?);
         } else {
-            ys.push(b()?);
-            xs.push(a()?);
+            peers.push(series(Side::Bare)?);
+            ours.push(series(Side::Sdk)?);
         }
     }
     let median = |mut v: Vec<Series>| {
         v.sort_by(|p, q| p.rate().total_cmp(&q.rate()));
         v.swap_remove(v.len() / 2)
     };
-    Ok((median(xs), median(ys)))
+    print_pair(runtime, &median(ours), &median(peers));
+    Ok(())
 }
 
 /// Each series is spawned onto the runtime as a task, as a server's handler
@@ -138,35 +137,21 @@ fn main() -> anyhow::Result<()> {
         "-".repeat(12),
         "-".repeat(16)
     );
-    // Three rounds per series, alternating SDK and peer so that background
-    // load and emulator state hit both alike; the median round is reported.
     let (seq, conc) = (args.sequential, args.concurrent);
-    let (ours, peer) = rounds(
-        3,
-        || on(&multi, Side::Sdk, url, checkout, seq, 1),
-        || on(&multi, Side::Bare, url, checkout, seq, 1),
-    )?;
-    print_pair("multi-thread", &ours, &peer);
-    let (ours, peer) = rounds(
-        3,
-        || on(&multi, Side::Sdk, url, checkout, conc, 64),
-        || on(&multi, Side::Bare, url, checkout, conc, 64),
-    )?;
+    compare("multi-thread", |side| {
+        on(&multi, side, url, checkout, seq, 1)
+    })?;
+    compare("multi-thread", |side| {
+        on(&multi, side, url, checkout, conc, 64)
+    })?;
     let (_, rss_peak) = bench::rss_kib();
-    print_pair("multi-thread", &ours, &peer);
     let current = runtime(false)?;
-    let (ours, peer) = rounds(
-        3,
-        || on(&current, Side::Sdk, url, checkout, conc, 64),
-        || on(&current, Side::Bare, url, checkout, conc, 64),
-    )?;
-    print_pair("current-thread", &ours, &peer);
-    let (ours, peer) = rounds(
-        3,
-        || bench::series_threads(Side::Sdk, url, checkout, conc, 64, 2),
-        || bench::series_threads(Side::Bare, url, checkout, conc, 64, 2),
-    )?;
-    print_pair("2 × current-thread", &ours, &peer);
+    compare("current-thread", |side| {
+        on(&current, side, url, checkout, conc, 64)
+    })?;
+    compare("2 × current-thread", |side| {
+        bench::series_threads(side, url, checkout, conc, 64, 2)
+    })?;
     drop(idle);
     println!();
     println!("process RSS before any client: {rss_start} KiB; with one idle client: {rss_idle} KiB; peak after the SDK's 64-way series: {rss_peak} KiB");
