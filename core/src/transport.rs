@@ -12,6 +12,7 @@ use http::header::{
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::protocol::{HttpRequest, ResponseMeta};
+use crate::validate;
 
 /// One HTTP answer, read whole.
 #[derive(Debug)]
@@ -71,17 +72,12 @@ impl Transport {
                 "is not a valid header value",
             )
         })?;
-        let base = reqwest::Url::parse(&config.base_url).map_err(|e| {
-            Error::invalid(
-                ErrorKind::Configuration,
-                "base_url",
-                format!("is not a valid URL ({e})"),
-            )
-        })?;
-        let host = match (base.host_str(), base.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_owned(),
-            (None, _) => String::new(),
+        // Validated when the config was built; this only parses it again.
+        let base = validate::base_url(&config.base_url)?;
+        let host = base.host_str().unwrap_or_default();
+        let host = match base.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
         };
         let host = HeaderValue::from_str(&host).map_err(|_| {
             Error::invalid(ErrorKind::Configuration, "base_url", "has an invalid host")

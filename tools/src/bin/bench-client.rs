@@ -21,7 +21,7 @@ struct Args {
     #[arg(long, default_value_t = 40_000)]
     concurrent: usize,
     /// Run only one side's concurrency-64 series (for profiling): sdk or bare.
-    #[arg(long)]
+    #[arg(long, value_parser = ["sdk", "bare"])]
     only: Option<String>,
 }
 
@@ -71,8 +71,7 @@ fn compare(runtime: &str, series: impl Fn(Side) -> anyhow::Result<Series>) -> an
     Ok(())
 }
 
-/// Each series is spawned onto the runtime as a task, as a server's handler
-/// would be.
+/// A tokio runtime of either flavour, with I/O and timers.
 fn runtime(multi_thread: bool) -> anyhow::Result<Runtime> {
     let mut builder = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()
@@ -82,7 +81,8 @@ fn runtime(multi_thread: bool) -> anyhow::Result<Runtime> {
     Ok(builder.enable_all().build()?)
 }
 
-/// One series of `side` as a task on `rt`.
+/// One series of `side`, spawned onto `rt` as a task, as a server's handler
+/// would be.
 fn on(
     rt: &Runtime,
     side: Side,
