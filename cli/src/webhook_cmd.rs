@@ -51,7 +51,6 @@ fn read_body(args: &WebhookVerifyArgs) -> Result<Vec<u8>, CliError> {
 
 fn print_event(event: &WebhookEvent, out: Output) {
     let refund = event.refund();
-    let payment = event.payment();
     if out.json {
         out.document(&json!({
             "ok": true,
@@ -62,13 +61,10 @@ fn print_event(event: &WebhookEvent, out: Output) {
                 "webhookId": event.webhook_id,
                 "createdDate": event.created_date,
                 "refundId": refund.and_then(|r| r.refund_id.as_deref()),
-                "paymentId": refund.and_then(|r| r.payment_id.as_deref())
-                    .or(payment.and_then(|p| p.payment_id.as_deref())),
-                "checkoutId": refund.and_then(|r| r.checkout_id.as_deref())
-                    .or(payment.and_then(|p| p.checkout_id.as_deref())),
-                "amount": refund.and_then(|r| r.amount).or(payment.and_then(|p| p.amount)),
-                "status": refund.and_then(|r| r.status.as_deref())
-                    .or(payment.and_then(|p| p.status.as_deref())),
+                "paymentId": event.payment_id(),
+                "checkoutId": event.checkout_id(),
+                "amount": event.amount(),
+                "status": event.status(),
                 "failureReason": refund.and_then(|r| r.failure_reason.as_deref()),
                 "payload": event.payload,
             },
@@ -87,27 +83,25 @@ fn print_event(event: &WebhookEvent, out: Output) {
             out.line(field(label, value));
         }
     };
+    // Refund events lead with the refund, then checkout and payment;
+    // payment events with the payment, then the checkout.
     if let Some(r) = refund {
         optional("refund id", r.refund_id.as_deref());
-        optional("checkout id", r.checkout_id.as_deref());
-        optional("payment id", r.payment_id.as_deref());
-        if let Some(amount) = r.amount {
-            out.line(field(
-                "amount",
-                format!("{} ({amount} cents)", zar_amount(amount)),
-            ));
-        }
-        optional("status", r.status.as_deref());
-        optional("failure reason", r.failure_reason.as_deref());
-    } else if let Some(p) = payment {
-        optional("payment id", p.payment_id.as_deref());
-        optional("checkout id", p.checkout_id.as_deref());
-        if let Some(amount) = p.amount {
-            out.line(field(
-                "amount",
-                format!("{} ({amount} cents)", zar_amount(amount)),
-            ));
-        }
-        optional("status", p.status.as_deref());
+        optional("checkout id", event.checkout_id());
+        optional("payment id", event.payment_id());
+    } else {
+        optional("payment id", event.payment_id());
+        optional("checkout id", event.checkout_id());
     }
+    if let Some(amount) = event.amount() {
+        out.line(field(
+            "amount",
+            format!("{} ({amount} cents)", zar_amount(amount)),
+        ));
+    }
+    optional("status", event.status());
+    optional(
+        "failure reason",
+        refund.and_then(|r| r.failure_reason.as_deref()),
+    );
 }

@@ -75,6 +75,42 @@ async fn a_signed_delivery_verifies_and_its_event_is_printed() {
     }
 }
 
+const PAYMENT_BODY: &str = r#"{"id":"evt_2","type":"payment.succeeded","createdDate":"2024-01-01T00:00:00Z","payload":{"id":"p_9","type":"payment","amount":5000,"currency":"ZAR","status":"succeeded","mode":"live","metadata":{"checkoutId":"ch_pay"}}}"#;
+
+#[tokio::test]
+async fn a_payment_event_prints_the_payment_then_the_checkout_and_no_refund_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = write_file(dir.path(), "payment.json", PAYMENT_BODY);
+    let secret = WebhookSigner::generate_secret();
+    let headers = signed_headers(&secret, now(), PAYMENT_BODY);
+    let run = verify(Some(&secret), &[], &headers, &body, &[]).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let labels: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("webhook id"))
+        .skip(1)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        labels,
+        ["created", "payment id", "checkout id", "amount", "status"],
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("p_9") && run.stdout.contains("ch_pay"));
+    assert!(run.stdout.contains("R50.00"), "{}", run.stdout);
+
+    let run = verify(Some(&secret), &[], &headers, &body, &["--json"]).await;
+    let event = &run.json()["event"];
+    assert_eq!(event["paymentId"], "p_9");
+    assert_eq!(event["checkoutId"], "ch_pay");
+    assert_eq!(event["amount"], 5000);
+    assert_eq!(event["status"], "succeeded");
+    assert!(event["refundId"].is_null() && event["failureReason"].is_null());
+}
+
 #[tokio::test]
 async fn the_secret_may_come_from_the_environment_and_json_is_typed() {
     let dir = tempfile::tempdir().expect("tempdir");
