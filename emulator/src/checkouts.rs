@@ -88,6 +88,21 @@ pub(crate) struct RefundMade {
     created: SystemTime,
 }
 
+/// A webhook payload's `metadata`: the checkout's metadata plus its id as
+/// `checkoutId`, as payment and refund events both carry it.
+fn webhook_metadata(
+    metadata: Option<&BTreeMap<String, String>>,
+    checkout_id: &str,
+) -> serde_json::Map<String, Value> {
+    let mut map: serde_json::Map<String, Value> = metadata
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    map.insert("checkoutId".into(), Value::String(checkout_id.to_owned()));
+    map
+}
+
 impl RefundMade {
     /// The webhook event type: `refund.succeeded` or `refund.failed`.
     pub(crate) fn event_type(&self) -> &'static str {
@@ -100,13 +115,7 @@ impl RefundMade {
 
     /// The webhook payload (built only when someone subscribed).
     pub(crate) fn payload(&self) -> Value {
-        let mut metadata: serde_json::Map<String, Value> = self
-            .metadata
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        metadata.insert("checkoutId".into(), Value::String(self.checkout_id.clone()));
+        let metadata = webhook_metadata(self.metadata.as_ref(), &self.checkout_id);
         let mut payload = json!({
             "id": self.refund_id,
             "type": "refund",
@@ -195,13 +204,7 @@ impl CheckoutStore {
         let payment_id = ids::payment();
         c.status = Status::Completed;
         c.payment_id = Some(payment_id.clone());
-        let mut metadata: serde_json::Map<String, Value> = c
-            .metadata
-            .iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect();
-        metadata.insert("checkoutId".into(), Value::String(id.to_owned()));
+        let metadata = webhook_metadata(c.metadata.as_ref(), id);
         let payload = json!({
             "id": payment_id,
             "type": "payment",
