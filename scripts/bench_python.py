@@ -110,23 +110,25 @@ def sequential(call: Callable[[], object], n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+async def timed_workers(make: Callable[[], Awaitable[object]], n: int, concurrency: int) -> float:
+    """Calls/s of `n` awaits of `make()`, `concurrency` at a time, after a warm-up."""
+    left = min(100, n)
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await make()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm-up
+    left = n
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - started)
+
+
 def concurrent(make: Callable[[], Awaitable[object]], n: int, concurrency: int) -> float:
-    async def run() -> float:
-        left = min(100, n)
-
-        async def worker() -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                await make()
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm-up
-        left = n
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return n / (time.perf_counter() - started)
-
-    return asyncio.run(run())
+    return asyncio.run(timed_workers(make, n, concurrency))
 
 
 def bench_sync(emulator: Emulator, rounds: int, n: int) -> Dict[str, List[float]]:
@@ -188,19 +190,8 @@ def bench_async(emulator: Emulator, rounds: int, n: int, concurrency: int) -> Di
                     r = await hx.post(path, content=BODY, headers={"idempotency-key": str(uuid.uuid4())})
                     return check(r.status_code, r.json())
 
-                left = min(100, n)
-
-                async def worker() -> None:
-                    nonlocal left
-                    while left > 0:
-                        left -= 1
-                        await call()
-
-                await asyncio.gather(*(worker() for _ in range(concurrency)))
-                left = n
-                started = time.perf_counter()
-                await asyncio.gather(*(worker() for _ in range(concurrency)))
-                return n / (time.perf_counter() - started)
+                # The client must live inside the loop that runs it.
+                return await timed_workers(call, n, concurrency)
 
         results[f"httpx.AsyncClient (c={concurrency})"].append(asyncio.run(run_httpx()))
     return results
