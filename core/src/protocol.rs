@@ -87,15 +87,16 @@ struct RefundBody<'a> {
     metadata: Option<&'a BTreeMap<String, String>>,
 }
 
-/// An HTTP request ready for a transport, minus `Authorization` and
-/// `User-Agent`, which the transport adds.
+/// An HTTP request ready for a transport, minus the per-client and framing
+/// headers the transport adds (`Authorization`, `User-Agent`, `Host`,
+/// `Content-Length`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// Always `POST` for a refund.
     pub method: http::Method,
     /// Path below the base URL, starting with `/api/`.
     pub path: String,
-    /// Headers other than authorization and user agent.
+    /// The request's own headers (content type, accept, idempotency key).
     pub headers: Vec<(&'static str, String)>,
     /// The JSON body (shared, so each retry sends it without a copy).
     pub body: bytes::Bytes,

@@ -26,7 +26,6 @@ pub struct HttpResponse {
 }
 
 /// The pooled HTTP client plus the per-client headers.
-#[derive(Clone)]
 pub(crate) struct Transport {
     http: reqwest::Client,
     auth: HeaderValue,
