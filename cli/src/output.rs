@@ -46,7 +46,7 @@ impl Output {
                 "error": { "kind": error.kind, "message": error.message },
             }));
         } else {
-            self.note(format_args!("error: {}", error.message));
+            self.note(format_args!("error: {}", printable(&error.message)));
         }
     }
 }
@@ -82,6 +82,24 @@ pub fn error_json(error: &refundkit::Error) -> Value {
     })
 }
 
+/// `text` made safe for a terminal: control characters (ESC, CR, BEL, C1
+/// controls, …) become `\u{..}` escapes, so server-provided text can never
+/// move the cursor, rewrite a line or change the window title.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `label:` padded so that values line up in a column.
 pub fn field(label: &str, value: impl Display) -> String {
     format!("  {:<16} {value}", format!("{label}:"))
@@ -92,4 +110,18 @@ pub fn zar_amount(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };
     let cents = cents.unsigned_abs();
     format!("{sign}R{}.{:02}", cents / 100, cents % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn printable_escapes_every_control_character() {
+        assert_eq!(printable("rfd_ok"), "rfd_ok");
+        assert_eq!(
+            printable("a\u{1b}]0;x\u{7}\rb\u{9b}"),
+            "a\\u{1b}]0;x\\u{7}\\u{d}b\\u{9b}"
+        );
+    }
 }

@@ -18,6 +18,7 @@ pub mod blocking;
 mod client;
 pub mod config;
 pub mod error;
+pub mod keys;
 pub mod policy;
 pub mod protocol;
 pub mod redact;
@@ -28,6 +29,7 @@ pub mod webhooks;
 pub use client::Client;
 pub use config::{ClientBuilder, Config};
 pub use error::{Error, ErrorKind, Result};
+pub use keys::idempotency_key_for;
 pub use protocol::{Refund, RefundRequest, RefundStatus};
 pub use webhooks::{
     EventData, PaymentEvent, RefundEvent, WebhookEvent, WebhookSigner, WebhookVerifier,

@@ -63,6 +63,14 @@ impl RefundRequest {
         self
     }
 
+    /// Fixes the key this call will send, before the call starts: the
+    /// caller's, or a fresh UUIDv4 made now. Bindings call this first so
+    /// that a cancelled or failed call can still report its key.
+    pub fn fix_idempotency_key(&mut self) -> &str {
+        self.idempotency_key
+            .get_or_insert_with(crate::policy::new_idempotency_key)
+    }
+
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
         validate::checkout_id(&self.checkout_id)?;
@@ -171,6 +179,12 @@ impl RefundStatus {
             "pending" => Self::Pending,
             other => Self::Other(other.to_owned()),
         }
+    }
+    /// Whether the service says the refund was made: `successful` (the
+    /// documented value) or `succeeded` (seen in the provider's own code).
+    /// `pending`, `failed` and anything else are not success.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Successful | Self::Succeeded)
     }
     /// The value as the service sent it.
     pub fn as_str(&self) -> &str {
