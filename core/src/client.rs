@@ -8,6 +8,7 @@ use crate::config::{ClientBuilder, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{self, RetryDecision, RetryPolicy};
 use crate::protocol::{self, Refund, RefundRequest};
+use crate::redact;
 use crate::transport::Transport;
 
 /// The refund client. Cheap to clone (one `Arc`); share one per process.
@@ -145,13 +146,21 @@ impl Client {
                 .with_delivery(policy::Delivery::NotSent));
         }
         let per_attempt = config.timeout.min(remaining);
-        let response = self.inner.transport.send(http_request, per_attempt).await?;
+        let mut response = self.inner.transport.send(http_request, per_attempt).await?;
+        // Mask an echoed key in the raw answer, before anything is parsed
+        // or cut, then once more in the parsed fields (JSON escapes).
+        let secret = config.secret_key.expose();
+        let body = redact::scrub_bytes(&response.body, secret);
+        if let Some(id) = response.meta.request_id.as_mut() {
+            redact::scrub_text(id, secret);
+        }
         protocol::parse_refund_response(
             response.status,
             &response.meta,
-            &response.body,
+            &body,
             &request.checkout_id,
             key,
         )
+        .map(|refund| refund.scrubbed(secret))
     }
 }

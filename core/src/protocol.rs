@@ -225,6 +225,24 @@ pub struct Refund {
     pub request_id: Option<String>,
 }
 
+impl Refund {
+    /// Replaces every occurrence of `secret` in the server-provided text
+    /// fields: a server may echo the key back, even JSON-escaped.
+    pub(crate) fn scrubbed(mut self, secret: &str) -> Self {
+        if let RefundStatus::Other(status) = &mut self.status {
+            crate::redact::scrub_text(status, secret);
+        }
+        for text in [&mut self.checkout_id, &mut self.refund_id]
+            .into_iter()
+            .chain(self.message.as_mut())
+            .chain(self.request_id.as_mut())
+        {
+            crate::redact::scrub_text(text, secret);
+        }
+        self
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RefundResponseBody {

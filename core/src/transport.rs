@@ -39,7 +39,20 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub(crate) fn new(config: &Config) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        // reqwest's own proxy lookup (HTTP_PROXY, ALL_PROXY, …) is off:
+        // `config::proxy_for` alone decides (ADR 0009).
+        let mut http = reqwest::Client::builder().no_proxy();
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::https(proxy.as_str()).map_err(|_| {
+                Error::invalid(
+                    ErrorKind::Configuration,
+                    "proxy",
+                    "is not a usable proxy URL",
+                )
+            })?;
+            http = http.proxy(proxy);
+        }
+        let http = http
             .use_rustls_tls()
             .https_only(!config.base_url.starts_with("http://"))
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))

@@ -179,7 +179,8 @@ pub fn seconds(field: &'static str, secs: f64) -> Result<std::time::Duration> {
     })
 }
 
-fn is_loopback(url: &url::Url) -> bool {
+/// Whether `url`'s host is `localhost`, in 127.0.0.0/8 or `::1`.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

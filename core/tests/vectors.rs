@@ -29,10 +29,10 @@ fn webhook_vectors() {
             Some(list) => list.iter().filter_map(Value::as_str).collect(),
             None => vec![case["secret"].as_str().expect("secret")],
         };
-        let tolerance = case.get("tolerance").and_then(Value::as_u64).unwrap_or(300);
-        let verifier = WebhookVerifier::with_secrets(secrets)
-            .expect("secrets")
-            .tolerance(Duration::from_secs(tolerance));
+        let mut verifier = WebhookVerifier::with_secrets(secrets).expect("secrets");
+        if let Some(tolerance) = case.get("tolerance").and_then(Value::as_u64) {
+            verifier = verifier.tolerance(Duration::from_secs(tolerance));
+        }
         let headers: Vec<(&str, &str)> = case["headers"]
             .as_object()
             .expect("headers")
@@ -198,5 +198,51 @@ async fn validation_vectors_fail_before_any_io() {
     assert!(
         server.requests().is_empty(),
         "invalid input reached the server"
+    );
+}
+
+#[test]
+fn defaults_vector() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/defaults.json"
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("defaults.json")).expect("JSON");
+    let d = &doc["defaults"];
+    let secs = |k: &str| Duration::from_secs_f64(d[k].as_f64().expect(k));
+    let config = Client::new("sk_live_0123456789abcdefghij")
+        .expect("client")
+        .config()
+        .clone();
+    assert_eq!(Some(config.base_url()), d["base_url"].as_str());
+    assert_eq!(
+        Some(u64::from(config.max_retries())),
+        d["max_retries"].as_u64()
+    );
+    assert_eq!(config.timeout(), secs("timeout_seconds"));
+    assert_eq!(config.total_timeout(), secs("total_timeout_seconds"));
+    let verifier =
+        WebhookVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("verifier");
+    assert_eq!(
+        verifier.tolerance_value(),
+        secs("webhook_tolerance_seconds")
+    );
+    assert_eq!(
+        refundkit::defaults::BASE_DELAY,
+        secs("backoff_base_seconds")
+    );
+    assert_eq!(refundkit::defaults::MAX_DELAY, secs("backoff_max_seconds"));
+    assert_eq!(
+        refundkit::defaults::MAX_RETRY_AFTER,
+        secs("max_retry_after_seconds")
+    );
+    assert_eq!(
+        refundkit::policy::backoff(1, 1.0),
+        secs("backoff_base_seconds")
+    );
+    assert_eq!(
+        refundkit::policy::backoff(30, 1.0),
+        secs("backoff_max_seconds")
     );
 }

@@ -15,9 +15,19 @@ __all__ = [
     "WebhookVerifier",
     "new_idempotency_key",
     "__version__",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_TOTAL_TIMEOUT",
+    "DEFAULT_WEBHOOK_TOLERANCE",
 ]
 
 __version__: str
+DEFAULT_BASE_URL: str
+DEFAULT_MAX_RETRIES: int
+DEFAULT_TIMEOUT: float
+DEFAULT_TOTAL_TIMEOUT: float
+DEFAULT_WEBHOOK_TOLERANCE: float
 
 def new_idempotency_key() -> str:
     """A fresh idempotency key (a UUIDv4), as the clients make when none is given."""
@@ -34,9 +44,11 @@ class Client:
         cls,
         secret_key: str,
         base_url: str | None = None,
-        max_retries: int = 2,
-        timeout: float = 30.0,
-        total_timeout: float = 90.0,
+        max_retries: int = ...,
+        timeout: float = ...,
+        total_timeout: float = ...,
+        *,
+        proxy: str | None = None,
     ) -> Client: ...
     def refund(
         self,
@@ -67,9 +79,11 @@ class AsyncClient:
         cls,
         secret_key: str,
         base_url: str | None = None,
-        max_retries: int = 2,
-        timeout: float = 30.0,
-        total_timeout: float = 90.0,
+        max_retries: int = ...,
+        timeout: float = ...,
+        total_timeout: float = ...,
+        *,
+        proxy: str | None = None,
     ) -> AsyncClient: ...
     def refund(
         self,
@@ -160,7 +174,7 @@ class WebhookVerifier:
     `tolerance` is how many seconds `webhook-timestamp` may be from now.
     """
 
-    def __new__(cls, secret: str | Sequence[str], tolerance: float = 300.0) -> WebhookVerifier: ...
+    def __new__(cls, secret: str | Sequence[str], tolerance: float = ...) -> WebhookVerifier: ...
     def verify(
         self,
         headers: Mapping[str, str] | Iterable[tuple[str, str]],

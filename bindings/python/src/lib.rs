@@ -40,6 +40,16 @@ mod native {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        m.add("__version__", refundkit::VERSION)
+        use refundkit::defaults as d;
+        m.add("__version__", refundkit::VERSION)?;
+        // The core's defaults, for the Python layer's own signatures.
+        m.add("DEFAULT_BASE_URL", d::BASE_URL)?;
+        m.add("DEFAULT_MAX_RETRIES", d::MAX_RETRIES)?;
+        m.add("DEFAULT_TIMEOUT", d::TIMEOUT.as_secs_f64())?;
+        m.add("DEFAULT_TOTAL_TIMEOUT", d::TOTAL_TIMEOUT.as_secs_f64())?;
+        m.add(
+            "DEFAULT_WEBHOOK_TOLERANCE",
+            d::WEBHOOK_TOLERANCE.as_secs_f64(),
+        )
     }
 }

@@ -3,11 +3,21 @@ import RefundKit
 
 /// Every case of the shared vectors in `tests/vectors/`, through the Swift binding.
 final class VectorTests: XCTestCase {
+    func testTheDefaultsAreTheSharedVector() throws {
+        let d = try Vectors.document("defaults")["defaults"] as! [String: Any]
+        let core = defaults()
+        XCTAssertEqual(d.str("base_url"), core.baseUrl)
+        XCTAssertEqual(d.int("max_retries").map { UInt32($0) }, core.maxRetries)
+        XCTAssertEqual(d.int("timeout_seconds").map { UInt64($0 * 1000) }, core.timeoutMs)
+        XCTAssertEqual(d.int("total_timeout_seconds").map { UInt64($0 * 1000) }, core.totalTimeoutMs)
+        XCTAssertEqual(d.int("webhook_tolerance_seconds").map { UInt64($0) }, core.webhookToleranceSecs)
+    }
+
     func testWebhookVectors() throws {
         for c in try Vectors.cases("webhooks") {
             let name = c.str("name")!
             let secrets = (c["secrets"] as? [String]) ?? [c.str("secret")!]
-            let verifier = try WebhookVerifier(secrets: secrets, toleranceSecs: UInt64(c.int("tolerance") ?? 300))
+            let verifier = try WebhookVerifier(secrets: secrets, toleranceSecs: c.int("tolerance").map { UInt64($0) })
             let headers = c.strings("headers")!
             let body = Data(c.str("body")!.utf8)
             let now = Int64(c.int("now")!)

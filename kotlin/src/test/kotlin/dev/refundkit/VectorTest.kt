@@ -8,6 +8,7 @@ import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.DynamicTest
+import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestFactory
 import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
@@ -24,7 +25,7 @@ class VectorTest {
     fun webhooks(): List<DynamicTest> = Vectors.cases("webhooks").map { case ->
         DynamicTest.dynamicTest(case.str("name")!!) {
             val secrets = case["secrets"]?.jsonArray?.map { it.jsonPrimitive.content } ?: listOf(case.str("secret")!!)
-            val verifier = WebhookVerifier(secrets, (case.long("tolerance") ?: 300L).toULong())
+            val verifier = WebhookVerifier(secrets, case.long("tolerance")?.toULong())
             val headers = case["headers"]!!.stringMap()
             val body = case.str("body")!!.toByteArray(Charsets.UTF_8)
             val now = case.long("now")!!
@@ -46,6 +47,17 @@ class VectorTest {
                 assertTrue(e.detail.contains(wanted), "'${e.detail}' should contain '$wanted'")
             }
         }
+    }
+
+    @Test
+    fun `the defaults are the shared vector`() {
+        val d = Vectors.document("defaults").obj("defaults")!!
+        val core = defaults()
+        assertEquals(d.str("base_url"), core.baseUrl)
+        assertEquals(d.long("max_retries")!!.toUInt(), core.maxRetries)
+        assertEquals(d.long("timeout_seconds")!! * 1000, core.timeoutMs.toLong())
+        assertEquals(d.long("total_timeout_seconds")!! * 1000, core.totalTimeoutMs.toLong())
+        assertEquals(d.long("webhook_tolerance_seconds")!!, core.webhookToleranceSecs.toLong())
     }
 
     @TestFactory
