@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{Clock, Jitter, Sleep, Timing};
 use crate::redact::SecretKey;
+use crate::token::{Credential, TokenProvider};
 use crate::{validate, Client};
 
 pub use crate::defaults::{
@@ -19,7 +20,7 @@ pub const MAX_MAX_RETRIES: u32 = 10;
 /// A validated client configuration. `Debug` masks the secret key.
 #[derive(Clone)]
 pub struct Config {
-    pub(crate) secret_key: SecretKey,
+    pub(crate) credential: Credential,
     pub(crate) base_url: String,
     pub(crate) max_retries: u32,
     pub(crate) timeout: Duration,
@@ -52,13 +53,18 @@ impl Config {
     pub fn user_agent(&self) -> &str {
         &self.user_agent
     }
-    /// The secret key, masked (`sk_live_…abcd`).
+    /// The secret key, masked (`sk_live_…abcd`); `relay token` in token mode.
     pub fn masked_secret_key(&self) -> String {
-        self.secret_key.masked()
+        format!("{:?}", self.credential)
     }
-    /// Whether the key is a live-mode key.
+    /// Whether the key is a live-mode key (false in token mode: the relay
+    /// holds the key).
     pub fn is_live(&self) -> bool {
-        self.secret_key.is_live()
+        matches!(&self.credential, Credential::SecretKey(key) if key.is_live())
+    }
+    /// Whether this client is in token mode (a client of the merchant's relay).
+    pub fn is_relay(&self) -> bool {
+        matches!(self.credential, Credential::Relay(_))
     }
     /// The proxy requests go through (scheme, host and port only), if any.
     pub fn proxy(&self) -> Option<String> {
@@ -120,7 +126,7 @@ pub fn proxy_for(
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("secret_key", &self.secret_key)
+            .field("credential", &self.credential)
             .field("base_url", &self.base_url)
             .field("max_retries", &self.max_retries)
             .field("timeout", &self.timeout)
@@ -134,7 +140,7 @@ impl fmt::Debug for Config {
 /// Builds a [`Client`]. Start from [`Client::builder`].
 #[must_use]
 pub struct ClientBuilder {
-    secret_key: String,
+    credential: PendingCredential,
     base_url: Option<String>,
     max_retries: u32,
     timeout: Duration,
@@ -148,17 +154,42 @@ pub struct ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("secret_key", &crate::redact::mask_secret(&self.secret_key))
+            .field("credential", &self.credential)
             .field("base_url", &self.base_url)
             .field("max_retries", &self.max_retries)
             .finish_non_exhaustive()
     }
 }
 
+/// A builder's credential, checked when the client is built.
+enum PendingCredential {
+    SecretKey(String),
+    Relay(Arc<dyn TokenProvider>),
+}
+
+impl fmt::Debug for PendingCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretKey(key) => f.write_str(&crate::redact::mask_secret(key)),
+            Self::Relay(_) => f.write_str("relay token"),
+        }
+    }
+}
+
 impl ClientBuilder {
     pub(crate) fn new(secret_key: String) -> Self {
+        Self::with_credential(PendingCredential::SecretKey(secret_key))
+    }
+
+    pub(crate) fn for_relay(url: String, provider: Arc<dyn TokenProvider>) -> Self {
+        let mut builder = Self::with_credential(PendingCredential::Relay(provider));
+        builder.base_url = Some(url);
+        builder
+    }
+
+    fn with_credential(credential: PendingCredential) -> Self {
         Self {
-            secret_key,
+            credential,
             base_url: None,
             max_retries: DEFAULT_MAX_RETRIES,
             timeout: DEFAULT_TIMEOUT,
@@ -228,7 +259,13 @@ impl ClientBuilder {
 
     /// Validates everything and returns the configuration.
     pub fn into_config(self) -> Result<Config> {
-        validate::secret_key(&self.secret_key)?;
+        let credential = match self.credential {
+            PendingCredential::SecretKey(key) => {
+                validate::secret_key(&key)?;
+                Credential::SecretKey(SecretKey::new(key))
+            }
+            PendingCredential::Relay(provider) => Credential::Relay(provider),
+        };
         let raw_url = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
         let url = validate::base_url(raw_url)?;
         let proxy = proxy_for(&url, self.proxy.as_deref(), |name| std::env::var(name).ok())?;
@@ -264,7 +301,7 @@ impl ClientBuilder {
             clean(&self.runtime)
         );
         Ok(Config {
-            secret_key: SecretKey::new(self.secret_key),
+            credential,
             base_url: url.as_str().trim_end_matches('/').to_owned(),
             max_retries: self.max_retries,
             timeout: self.timeout,

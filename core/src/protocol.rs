@@ -223,6 +223,8 @@ pub struct Refund {
     pub attempts: u32,
     /// The server's request id, when it sent one.
     pub request_id: Option<String>,
+    /// Time from the first attempt's start to the answer, backoff included.
+    pub elapsed: Duration,
 }
 
 impl Refund {
@@ -326,8 +328,14 @@ fn parse_success(
         .refund_id
         .filter(|r| !r.is_empty())
         .ok_or_else(|| unexpected("the refund was accepted but the body has no refundId"))?;
+    // An answer about another checkout is not an answer to this request.
+    if parsed.id.as_deref().is_some_and(|id| id != checkout_id) {
+        return Err(unexpected(
+            "the refund was accepted but the answer names another checkout",
+        ));
+    }
     Ok(Refund {
-        checkout_id: parsed.id.unwrap_or_else(|| checkout_id.to_owned()),
+        checkout_id: checkout_id.to_owned(),
         refund_id,
         status: RefundStatus::parse(parsed.status.as_deref().unwrap_or("successful")),
         message: parsed.message,
@@ -335,6 +343,7 @@ fn parse_success(
         replayed: meta.replayed,
         attempts: 1,
         request_id: meta.request_id.clone(),
+        elapsed: Duration::ZERO,
     })
 }
 

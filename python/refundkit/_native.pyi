@@ -14,6 +14,7 @@ __all__ = [
     "WebhookEvent",
     "WebhookVerifier",
     "new_idempotency_key",
+    "idempotency_key_for",
     "__version__",
     "DEFAULT_BASE_URL",
     "DEFAULT_MAX_RETRIES",
@@ -28,6 +29,11 @@ DEFAULT_MAX_RETRIES: int
 DEFAULT_TIMEOUT: float
 DEFAULT_TOTAL_TIMEOUT: float
 DEFAULT_WEBHOOK_TOLERANCE: float
+
+def idempotency_key_for(namespace: str, *parts: str) -> str:
+    """A deterministic idempotency key (a UUIDv5) for `parts` within
+    `namespace`: the same arguments give the same key in every language,
+    so a retry after a restart replays instead of refunding twice."""
 
 def new_idempotency_key() -> str:
     """A fresh idempotency key (a UUIDv4), as the clients make when none is given."""
@@ -138,6 +144,7 @@ class Refund:
         replayed: bool = False,
         attempts: int = 1,
         request_id: str | None = None,
+        elapsed: float = 0.0,
     ) -> Refund: ...
     @property
     def checkout_id(self) -> str:
@@ -148,6 +155,10 @@ class Refund:
     @property
     def status(self) -> str:
         """The status the service reported, as sent (`successful`, `pending`, …)."""
+    @property
+    def succeeded(self) -> bool:
+        """Whether `status` says the refund was made (`successful` or
+        `succeeded`); `pending`, `failed` and anything else are not."""
     @property
     def message(self) -> str | None:
         """The service's message, e.g. `Your refund has been processed`."""
@@ -163,6 +174,9 @@ class Refund:
     @property
     def request_id(self) -> str | None:
         """The service's request id, when it sent one."""
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the first attempt's start to the answer, backoff included."""
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterator, List, Optional, Type
 import pytest
 
 import refundkit
-from support import SECRETS, Emulator, load_vectors, remember
+from support import SECRETS, Emulator, load_vector_document, load_vectors, remember
 
 ERROR_CLASS_BY_KIND: Dict[str, Type[refundkit.RefundKitError]] = {
     "configuration": refundkit.ConfigurationError,
@@ -32,6 +32,7 @@ ERROR_CLASS_BY_KIND: Dict[str, Type[refundkit.RefundKitError]] = {
 
 WEBHOOK_CASES = load_vectors("webhooks")
 ERROR_CASES = load_vectors("errors")
+ERROR_CHECKOUT_ID: str = load_vector_document("errors")["checkout_id"]
 VALIDATION_CASES = load_vectors("validation")
 
 for case in WEBHOOK_CASES:
@@ -116,7 +117,7 @@ def test_error_vector(case: Dict[str, Any], scripted: ScriptedServer) -> None:
     scripted.received.clear()
     host, port = scripted.server_address[:2]
     client = refundkit.Client("sk_live_0123456789abcdefghij", base_url=f"http://{host!s}:{port}", max_retries=0)
-    checkout_id = "ch_9LVKD8GnAj7f39DFbn4F16bE"
+    checkout_id = ERROR_CHECKOUT_ID
     expect = case["expect"]
 
     if expect["ok"]:
@@ -124,6 +125,7 @@ def test_error_vector(case: Dict[str, Any], scripted: ScriptedServer) -> None:
         remember(refund)
         for field in ("checkout_id", "refund_id", "status", "message", "replayed", "request_id"):
             assert getattr(refund, field) == expect[field], field
+        assert refund.succeeded is (expect["status"] in ("successful", "succeeded"))
         assert refund.idempotency_key == "vector-key"
         assert refund.attempts == 1
     else:
@@ -227,3 +229,20 @@ def test_a_server_echoing_the_key_everywhere_shows_it_nowhere(status: int, scrip
         assert error.request_id == "req_sk_live_…0123"
     hidden = k.removeprefix("sk_live_")[:-4]
     assert not [t for t in texts if hidden in t]
+
+
+# --- keys.json: idempotency_key_for -----------------------------------------
+
+KEYS = load_vector_document("keys")
+
+
+@pytest.mark.parametrize("case", KEYS["cases"], ids=[c["name"] for c in KEYS["cases"]])
+def test_key_vector(case: Dict[str, Any]) -> None:
+    assert refundkit.idempotency_key_for(case["namespace"], *case["parts"]) == case["key"]
+
+
+@pytest.mark.parametrize("case", KEYS["invalid"], ids=[c["name"] for c in KEYS["invalid"]])
+def test_invalid_key_vector(case: Dict[str, Any]) -> None:
+    with pytest.raises(refundkit.InvalidInputError) as raised:
+        refundkit.idempotency_key_for(case["namespace"], *case["parts"])
+    assert raised.value.field == case["field"]

@@ -38,6 +38,15 @@ mod native {
         refundkit::policy::new_idempotency_key()
     }
 
+    /// A deterministic idempotency key (a UUIDv5) for `parts` within
+    /// `namespace`: the same arguments give the same key in every language,
+    /// so a retry after a restart replays instead of refunding twice.
+    #[pyfunction]
+    #[pyo3(signature = (namespace, *parts))]
+    fn idempotency_key_for(namespace: &str, parts: Vec<String>) -> PyResult<String> {
+        refundkit::idempotency_key_for(namespace, &parts).map_err(crate::error::to_py_err)
+    }
+
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         use refundkit::defaults as d;

@@ -96,6 +96,15 @@ pub fn defaults() -> Defaults {
     }
 }
 
+/// A deterministic idempotency key (a UUIDv5) for `parts` (an order id, an
+/// attempt number, …) within `namespace`: the same arguments give the same
+/// key in every language, so a retry after a restart replays instead of
+/// refunding twice. Throws `InvalidInput` naming `namespace` or `parts`.
+#[uniffi::export]
+pub fn idempotency_key_for(namespace: String, parts: Vec<String>) -> Result<String, RefundError> {
+    Ok(refundkit::idempotency_key_for(&namespace, &parts)?)
+}
+
 /// An accepted refund. The final word arrives as a `refund.succeeded` or
 /// `refund.failed` webhook.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -107,6 +116,9 @@ pub struct Refund {
     /// The status the service reported (`successful`, `pending`, or any
     /// other value as sent).
     pub status: String,
+    /// Whether `status` says the refund was made (`successful` or
+    /// `succeeded`); `pending`, `failed` and anything else are not.
+    pub succeeded: bool,
     /// The service's message, e.g. `Your refund has been processed`.
     pub message: Option<String>,
     /// The idempotency key actually sent: persist it to retry safely.
@@ -117,6 +129,8 @@ pub struct Refund {
     pub attempts: i32,
     /// The server's request id, when it sent one.
     pub request_id: Option<String>,
+    /// Milliseconds from the first attempt's start to the answer, backoff included.
+    pub elapsed_ms: i64,
 }
 
 impl From<refundkit::Refund> for Refund {
@@ -125,11 +139,13 @@ impl From<refundkit::Refund> for Refund {
             checkout_id: r.checkout_id,
             refund_id: r.refund_id,
             status: r.status.as_str().to_owned(),
+            succeeded: r.status.is_success(),
             message: r.message,
             idempotency_key: r.idempotency_key,
             replayed: r.replayed,
             attempts: i32::try_from(r.attempts).unwrap_or(i32::MAX),
             request_id: r.request_id,
+            elapsed_ms: i64::try_from(r.elapsed.as_millis()).unwrap_or(i64::MAX),
         }
     }
 }

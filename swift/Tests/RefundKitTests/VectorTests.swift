@@ -3,6 +3,19 @@ import RefundKit
 
 /// Every case of the shared vectors in `tests/vectors/`, through the Swift binding.
 final class VectorTests: XCTestCase {
+    func testKeyVectors() throws {
+        let doc = try Vectors.document("keys")
+        for c in doc["cases"] as! [[String: Any]] {
+            let key = try idempotencyKeyFor(namespace: c.str("namespace")!, parts: c["parts"] as! [String])
+            XCTAssertEqual(key, c.str("key"), c.str("name")!)
+        }
+        for c in doc["invalid"] as! [[String: Any]] {
+            XCTAssertThrowsError(try idempotencyKeyFor(namespace: c.str("namespace")!, parts: c["parts"] as! [String])) { error in
+                XCTAssertEqual((error as? RefundError)?.fieldName, c.str("field"), c.str("name")!)
+            }
+        }
+    }
+
     func testTheDefaultsAreTheSharedVector() throws {
         let d = try Vectors.document("defaults")["defaults"] as! [String: Any]
         let core = defaults()
@@ -51,13 +64,14 @@ final class VectorTests: XCTestCase {
         let client = try RefundClient(config: ClientConfig(
             secretKey: "sk_live_vectorTests0123456789WXYZ", baseUrl: server.baseUrl, maxRetries: 0
         ))
+        let checkoutId = try Vectors.document("errors")["checkout_id"] as! String
         for c in try Vectors.cases("errors") {
             let name = c.str("name")!
             let status = c.int("status")!
             server.script(status: status, headers: c.strings("headers")!, body: c.str("body")!)
             let expect = c.obj("expect")!
             if expect.bool("ok") == true {
-                let refund = try await client.refund(checkoutId: "ch_1", idempotencyKey: "vector-key")
+                let refund = try await client.refund(checkoutId: checkoutId, idempotencyKey: "vector-key")
                 XCTAssertEqual(refund.checkoutId, expect.str("checkout_id"), name)
                 XCTAssertEqual(refund.refundId, expect.str("refund_id"), name)
                 XCTAssertEqual(refund.status, expect.str("status"), name)
@@ -67,7 +81,7 @@ final class VectorTests: XCTestCase {
                 XCTAssertEqual(refund.idempotencyKey, "vector-key", name)
             } else {
                 guard let error = await expectRefundError({
-                    try await client.refund(checkoutId: "ch_1", idempotencyKey: "vector-key")
+                    try await client.refund(checkoutId: checkoutId, idempotencyKey: "vector-key")
                 }) else { continue }
                 XCTAssertEqual(error.kind(), expect.str("kind"), name)
                 XCTAssertEqual(error.detail, expect.str("message"), name)

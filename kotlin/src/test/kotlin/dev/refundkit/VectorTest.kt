@@ -61,13 +61,33 @@ class VectorTest {
     }
 
     @TestFactory
+    fun keys(): List<DynamicTest> {
+        val doc = Vectors.document("keys")
+        val valid = doc["cases"]!!.jsonArray.map { it.jsonObject }.map { case ->
+            DynamicTest.dynamicTest(case.str("name")!!) {
+                val parts = case["parts"]!!.jsonArray.map { it.jsonPrimitive.content }
+                assertEquals(case.str("key"), idempotencyKeyFor(case.str("namespace")!!, parts))
+            }
+        }
+        val invalid = doc["invalid"]!!.jsonArray.map { it.jsonObject }.map { case ->
+            DynamicTest.dynamicTest(case.str("name")!!) {
+                val parts = case["parts"]!!.jsonArray.map { it.jsonPrimitive.content }
+                val e = assertThrows<RefundException.InvalidInput> { idempotencyKeyFor(case.str("namespace")!!, parts) }
+                assertEquals(case.str("field"), e.fieldName)
+            }
+        }
+        return valid + invalid
+    }
+
+    @TestFactory
     fun errors(): List<DynamicTest> {
         val client = RefundClient(ClientConfig(secretKey = SECRET, baseUrl = scripted.baseUrl, maxRetries = 0u))
+        val checkoutId = Vectors.document("errors").str("checkout_id")!!
         return Vectors.cases("errors").map { case ->
             DynamicTest.dynamicTest(case.str("name")!!) {
                 scripted.script(case.long("status")!!.toInt(), case["headers"]!!.stringMap(), case.str("body")!!)
                 val expect = case.obj("expect")!!
-                val call = { runBlocking { client.refund("ch_1", idempotencyKey = "vector-key") } }
+                val call = { runBlocking { client.refund(checkoutId, idempotencyKey = "vector-key") } }
                 if (expect.bool("ok") == true) {
                     val refund = call()
                     assertEquals(expect.str("checkout_id"), refund.checkoutId)
@@ -76,6 +96,7 @@ class VectorTest {
                     assertEquals(expect.str("message"), refund.message)
                     assertEquals(expect.bool("replayed"), refund.replayed)
                     assertEquals(expect.str("request_id"), refund.requestId)
+                    assertEquals(expect.str("status") in setOf("successful", "succeeded"), refund.succeeded)
                     assertEquals("vector-key", refund.idempotencyKey)
                     assertEquals(1, refund.attempts)
                 } else {
