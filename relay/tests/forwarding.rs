@@ -16,7 +16,9 @@ async fn a_refund_is_answered_as_the_service_answered_and_replays_with_the_same_
     let checkout = setup.paid_checkout(5000).await;
     let token = hs256(&claims("alice", "cashier"));
     let body = r#"{"amount":1200,"metadata":{"order":"42"}}"#;
-    let first = setup.refund(Some(&token), &checkout, body, Some("order-42")).await;
+    let first = setup
+        .refund(Some(&token), &checkout, body, Some("order-42"))
+        .await;
     assert_eq!(first.status, 202, "{first:?}");
     assert_eq!(first.body["id"], checkout.as_str());
     assert_eq!(first.body["status"], "successful");
@@ -27,7 +29,9 @@ async fn a_refund_is_answered_as_the_service_answered_and_replays_with_the_same_
     assert_eq!(first.header("idempotency-key"), Some("order-42"));
     assert_eq!(first.header("idempotent-replayed"), None);
 
-    let again = setup.refund(Some(&token), &checkout, body, Some("order-42")).await;
+    let again = setup
+        .refund(Some(&token), &checkout, body, Some("order-42"))
+        .await;
     assert_eq!(again.status, 202);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body["refundId"], refund_id.as_str());
@@ -77,18 +81,32 @@ async fn service_refusals_come_back_unchanged() {
     let direct_body: serde_json::Value = direct.json().await.unwrap();
 
     let relayed = setup
-        .refund(Some(&token), &checkout, r#"{"amount":2000}"#, Some("too-much"))
+        .refund(
+            Some(&token),
+            &checkout,
+            r#"{"amount":2000}"#,
+            Some("too-much"),
+        )
         .await;
     assert_eq!(relayed.status, 400);
     assert_eq!(relayed.body, direct_body);
     assert!(relayed.header("x-request-id").is_some());
 
     let missing = setup
-        .refund(Some(&token), "ch_doesnotexist0000000000", r#"{"amount":100}"#, Some("k404"))
+        .refund(
+            Some(&token),
+            "ch_doesnotexist0000000000",
+            r#"{"amount":100}"#,
+            Some("k404"),
+        )
         .await;
     assert_eq!(missing.status, 404, "{missing:?}");
     assert!(setup.ledger().await.is_empty());
-    let outcomes: Vec<_> = setup.journal_rows().iter().map(|r| r["outcome"].clone()).collect();
+    let outcomes: Vec<_> = setup
+        .journal_rows()
+        .iter()
+        .map(|r| r["outcome"].clone())
+        .collect();
     assert_eq!(outcomes, ["failed", "failed"]);
 }
 
@@ -100,7 +118,12 @@ async fn two_subjects_with_the_same_app_key_never_collide() {
         let checkout = setup.paid_checkout(1000).await;
         let token = hs256(&claims(who, "cashier"));
         let answer = setup
-            .refund(Some(&token), &checkout, r#"{"amount":500}"#, Some("order-1"))
+            .refund(
+                Some(&token),
+                &checkout,
+                r#"{"amount":500}"#,
+                Some("order-1"),
+            )
             .await;
         assert_eq!(answer.status, 202, "{who}: {answer:?}");
         assert_eq!(answer.header("idempotent-replayed"), None, "{who}");
@@ -123,7 +146,10 @@ async fn an_app_without_a_key_gets_one_back_and_can_retry_with_it() {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     let ledger = setup.ledger().await;
     assert_eq!(ledger.len(), 1);
-    assert_eq!(ledger[0]["amount"], 1000, "an empty body refunds everything");
+    assert_eq!(
+        ledger[0]["amount"], 1000,
+        "an empty body refunds everything"
+    );
 }
 
 #[tokio::test]
@@ -170,7 +196,10 @@ async fn an_unreachable_service_answers_502_with_the_apps_key() {
     assert_eq!(answer.status, 502, "{answer:?}");
     assert_eq!(answer.body["errorCode"], "upstream_unreachable");
     assert_eq!(answer.header("idempotency-key"), Some("order-9"));
-    assert!(answer.body["description"].as_str().unwrap().contains("order-9"));
+    assert!(answer.body["description"]
+        .as_str()
+        .unwrap()
+        .contains("order-9"));
     let rows = journal_rows(&journal);
     assert_eq!(rows[0]["http_status"], 502);
 }

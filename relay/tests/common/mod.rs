@@ -63,7 +63,7 @@ pub struct Setup {
     pub relay: Relay,
     pub control: ControlClient,
     pub journal: PathBuf,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 impl Setup {
