@@ -65,7 +65,7 @@ fn config_from(args: &EmulatorArgs) -> Result<EmulatorConfig, CliError> {
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM, whichever comes first.
-struct ShutdownSignal {
+pub(crate) struct ShutdownSignal {
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -74,7 +74,7 @@ struct ShutdownSignal {
 
 impl ShutdownSignal {
     /// Replaces the default "die at once" action of both signals.
-    fn install() -> Result<Self, CliError> {
+    pub(crate) fn install() -> Result<Self, CliError> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -93,7 +93,7 @@ impl ShutdownSignal {
     }
 
     /// Resolves when either signal arrives.
-    async fn wait(mut self) {
+    pub(crate) async fn wait(mut self) {
         #[cfg(unix)]
         {
             tokio::select! {

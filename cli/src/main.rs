@@ -12,6 +12,7 @@ mod exit;
 mod journal;
 mod output;
 mod refund_cmd;
+mod relay_cmd;
 mod webhook_cmd;
 mod webhook_receiver;
 
@@ -62,6 +63,15 @@ enum Command {
     /// Prints exactly one line, `listening on http://HOST:PORT`, once it
     /// accepts connections.
     Emulator(EmulatorArgs),
+    /// Serve the refund relay for merchant apps until SIGINT or SIGTERM.
+    ///
+    /// Apps send refunds here with a JWT instead of the secret key; the
+    /// relay checks the token and the caller's role policy, forwards with
+    /// the secret key from REFUNDKIT_SECRET_KEY, answers what the service
+    /// answered and journals every decision. Prints exactly one line,
+    /// `listening on http://HOST:PORT`, once it accepts connections. See
+    /// docs/mobile.md.
+    Relay(RelayArgs),
 }
 
 /// Arguments of `refundkit refund`.
@@ -198,6 +208,30 @@ struct EmulatorArgs {
     idempotency_ttl: Option<u64>,
 }
 
+/// Arguments of `refundkit relay`.
+#[derive(Debug, Args)]
+struct RelayArgs {
+    /// The API base URL refunds are forwarded to (e.g. https://payments.yoco.com).
+    #[arg(long, value_name = "URL")]
+    upstream: String,
+
+    /// The auth file: JWT issuer, audience and keys, and the roles' limits.
+    #[arg(long, value_name = "FILE.toml")]
+    auth: PathBuf,
+
+    /// Address to listen on (put a TLS-terminating proxy in front).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+
+    /// The SQLite journal of every decision and the daily-limit counters.
+    #[arg(long, value_name = "PATH", default_value = "refundkit-relay.db")]
+    journal: PathBuf,
+}
+
 /// Splits `KEY=VALUE` at the first `=`.
 fn parse_key_value(arg: &str) -> Result<(String, String), String> {
     arg.split_once('=')
@@ -248,6 +282,7 @@ async fn run(command: Command, out: Output) -> Result<Exit, CliError> {
         Command::Refund(args) => refund_cmd::run(&args, out).await,
         Command::Webhook(WebhookCommand::Verify(args)) => webhook_cmd::verify(&args, out),
         Command::Emulator(args) => emulator_cmd::run(&args, out).await,
+        Command::Relay(args) => relay_cmd::run(&args, out).await,
     }
 }
 

@@ -179,3 +179,31 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> String {
     std::fs::write(&path, text).expect("write file");
     path.to_str().expect("utf-8 path").to_owned()
 }
+
+/// A running child of the binary that announced `listening on URL`.
+pub struct Announced {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+/// Spawns the binary with `args` and `env` and waits for its
+/// `listening on URL` line.
+pub async fn spawn_announcing(args: &[&str], env: &[(&str, &str)]) -> Announced {
+    use std::io::{BufRead as _, BufReader};
+    let mut cmd = command(args, env);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().expect("spawn the binary");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the first line");
+        let url = line
+            .trim_end()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Announced { child, url }
+    })
+    .await
+    .expect("join")
+}
