@@ -30,8 +30,9 @@ use crate::output::Output;
 #[command(
     name = "refundkit",
     version,
-    after_help = "Exit status: 0 success, 1 API or network error (or a batch row that did not \
-                  succeed), 2 usage error or invalid input (nothing was sent).\n\n\
+    after_help = "Exit status: 0 success, 1 API or network error, a refund answered with a \
+                  status other than successful (e.g. 202 with \"failed\"), or a batch row that \
+                  did not succeed, 2 usage error or invalid input (nothing was sent).\n\n\
                   Start with `refundkit demo`."
 )]
 struct Cli {

@@ -199,3 +199,32 @@ async fn a_malformed_secret_or_header_is_a_usage_error() {
     .await;
     assert_eq!(bad_header.code, Some(2), "{bad_header:?}");
 }
+
+#[tokio::test]
+async fn escape_sequences_in_a_signed_event_are_shown_escaped() {
+    // Signed by whoever holds the secret, but still text from the network.
+    let body = r#"{"id":"evt_\u001b]0;owned\u0007","type":"refund.failed","createdDate":"2024-01-01\r","payload":{"id":"rfd_\u001b[2K","type":"refund","amount":100,"currency":"ZAR","status":"failed\u009b32m","failureReason":"\u001b[1A\rRefund accepted","metadata":{"checkoutId":"ch_\u007f"}}}"#;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_file(dir.path(), "body.json", body);
+    let secret = WebhookSigner::generate_secret();
+    let run = verify(
+        Some(&secret),
+        &[],
+        &signed_headers(&secret, now(), body),
+        &file,
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    common::assert_no_control_chars(&run);
+    for escaped in [
+        r"evt_\u{1b}]0;owned\u{7}",
+        r"2024-01-01\u{d}",
+        r"rfd_\u{1b}[2K",
+        r"failed\u{9b}32m",
+        r"\u{1b}[1A\u{d}Refund accepted",
+        r"ch_\u{7f}",
+    ] {
+        assert!(run.stdout.contains(escaped), "{escaped} in {}", run.stdout);
+    }
+}

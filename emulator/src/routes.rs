@@ -287,7 +287,7 @@ fn make_refund(
                     "id": made.checkout_id,
                     "refundId": made.refund_id,
                     "message": REFUND_MESSAGE,
-                    "status": "successful",
+                    "status": made.answer_status,
                 }),
             )
         }

@@ -317,3 +317,20 @@ async fn concurrent_partial_refunds_never_exceed_the_amount() {
         10
     );
 }
+
+#[tokio::test]
+async fn checkout_metadata_chooses_the_status_of_the_202() {
+    let emulator = start().await;
+    let metadata = [("emulator.refund_status".to_owned(), "failed".to_owned())];
+    let id = paid_checkout_with(&emulator, LIVE_KEY, 1000, Some(metadata.into())).await;
+    let answer = refund_raw(&emulator, LIVE_KEY, &id, r#"{"amount":100}"#, None).await;
+    assert_eq!(answer.status, 202);
+    assert_eq!(answer.body["status"], "failed");
+    assert_eq!(answer.body["message"], "Your refund has been processed");
+    let refund = client(&emulator, LIVE_KEY)
+        .refund(RefundRequest::new(&id).amount(100))
+        .await
+        .unwrap();
+    assert_eq!(refund.status.as_str(), "failed");
+    assert!(!refund.status.is_success());
+}
