@@ -172,7 +172,8 @@ struct WebhookVerifyArgs {
 /// Arguments of `refundkit emulator`.
 #[derive(Debug, Args)]
 struct EmulatorArgs {
-    /// Address to listen on.
+    /// Address to listen on. Anything but loopback draws a warning: the
+    /// /_emulator control endpoints have no authentication.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
 
@@ -184,8 +185,14 @@ struct EmulatorArgs {
     #[arg(long = "secret-key", value_name = "KEY")]
     secret_keys: Vec<String>,
 
-    /// Multiply webhook retry delays by this factor (e.g. 0.001 in tests) [default: 1].
-    #[arg(long, value_name = "F")]
+    /// Multiply webhook retry delays by this factor, 0 to 1000 (e.g. 0.001
+    /// in tests) [default: 1].
+    #[arg(
+        long,
+        value_name = "F",
+        value_parser = emulator_cmd::parse_time_scale,
+        allow_negative_numbers = true
+    )]
     webhook_time_scale: Option<f64>,
 
     /// Fault injection as JSON, e.g. '{"drop_after": 0.2, "seed": 7}'
