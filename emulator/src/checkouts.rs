@@ -262,7 +262,7 @@ impl CheckoutStore {
         if refundable <= 0 {
             return Err(declined(
                 "already_refunded",
-                refundkit::protocol::ALREADY_REFUNDED_MESSAGE,
+                "Payment has already been refunded.",
             ));
         }
         let amount = new.amount.unwrap_or(refundable);
@@ -364,7 +364,7 @@ impl RefundRecord {
             "idempotencyKey": self.idempotency_key,
             "metadata": self.metadata,
             "createdDate": clock::iso8601(self.created),
-            "secretKeyMasked": refundkit::redact::mask_secret(&c.owner),
+            "secretKeyMasked": crate::auth::masked(&c.owner),
         })
     }
 }
