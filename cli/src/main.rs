@@ -31,8 +31,9 @@ use crate::output::Output;
 #[command(
     name = "refundkit",
     version,
-    after_help = "Exit status: 0 success, 1 API or network error (or a batch row that did not \
-                  succeed), 2 usage error or invalid input (nothing was sent).\n\n\
+    after_help = "Exit status: 0 success, 1 API or network error, a refund answered with a \
+                  status other than successful (e.g. 202 with \"failed\"), or a batch row that \
+                  did not succeed, 2 usage error or invalid input (nothing was sent).\n\n\
                   Start with `refundkit demo`."
 )]
 struct Cli {
@@ -181,7 +182,8 @@ struct WebhookVerifyArgs {
 /// Arguments of `refundkit emulator`.
 #[derive(Debug, Args)]
 struct EmulatorArgs {
-    /// Address to listen on.
+    /// Address to listen on. Anything but loopback draws a warning: the
+    /// /_emulator control endpoints have no authentication.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
 
@@ -193,8 +195,14 @@ struct EmulatorArgs {
     #[arg(long = "secret-key", value_name = "KEY")]
     secret_keys: Vec<String>,
 
-    /// Multiply webhook retry delays by this factor (e.g. 0.001 in tests) [default: 1].
-    #[arg(long, value_name = "F")]
+    /// Multiply webhook retry delays by this factor, 0 to 1000 (e.g. 0.001
+    /// in tests) [default: 1].
+    #[arg(
+        long,
+        value_name = "F",
+        value_parser = emulator_cmd::parse_time_scale,
+        allow_negative_numbers = true
+    )]
     webhook_time_scale: Option<f64>,
 
     /// Fault injection as JSON, e.g. '{"drop_after": 0.2, "seed": 7}'

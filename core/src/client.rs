@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::{ClientBuilder, Config};
 use crate::error::{Error, ErrorKind, Result};
@@ -89,20 +89,21 @@ impl Client {
     /// # emulator.shutdown().await;
     /// # Ok(()) }
     /// ```
-    pub async fn refund(&self, request: RefundRequest) -> Result<Refund> {
+    pub async fn refund(&self, mut request: RefundRequest) -> Result<Refund> {
         request.validate()?;
-        let key = policy::choose_idempotency_key(request.idempotency_key.as_deref());
+        let key = request.fix_idempotency_key().to_owned();
         let http_request = protocol::build_refund_request(&request, &key);
         let config = &self.inner.config;
         let retry = RetryPolicy {
             max_retries: config.max_retries,
         };
-        let started = Instant::now();
+        let clock = &config.timing.clock;
+        let deadline = clock.now().saturating_add(config.total_timeout);
         let mut attempt = 0u32;
         let mut earlier_unknown = false;
         loop {
             attempt += 1;
-            let remaining = config.total_timeout.saturating_sub(started.elapsed());
+            let remaining = deadline.saturating_sub(clock.now());
             let outcome = self.attempt(&http_request, &request, &key, remaining).await;
             let error = match outcome {
                 Ok(mut refund) => {
@@ -112,7 +113,7 @@ impl Client {
                 Err(e) => e,
             };
             tracing::debug!(attempt, kind = %error.kind(), status = ?error.status(), "refund attempt failed");
-            let remaining = config.total_timeout.saturating_sub(started.elapsed());
+            let remaining = deadline.saturating_sub(clock.now());
             let jitter = config.timing.jitter.factor();
             match retry.decide(&error, attempt, remaining, jitter) {
                 RetryDecision::RetryAfter(delay) => {
@@ -140,9 +141,8 @@ impl Client {
     ) -> Result<Refund> {
         let config = &self.inner.config;
         if remaining.is_zero() {
-            return Err(
-                Error::new(ErrorKind::Timeout, "total_timeout elapsed").with_retryable(false)
-            );
+            return Err(Error::new(ErrorKind::Timeout, "total_timeout elapsed")
+                .with_delivery(policy::Delivery::NotSent));
         }
         let per_attempt = config.timeout.min(remaining);
         let response = self.inner.transport.send(http_request, per_attempt).await?;

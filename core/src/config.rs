@@ -5,20 +5,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::policy::{Jitter, Sleep, Timing};
+use crate::policy::{Clock, Jitter, Sleep, Timing};
 use crate::redact::SecretKey;
 use crate::{validate, Client};
 
-/// The production base URL.
-pub const DEFAULT_BASE_URL: &str = "https://payments.yoco.com";
-/// Retries after the first attempt.
-pub const DEFAULT_MAX_RETRIES: u32 = 2;
+pub use crate::defaults::{
+    BASE_URL as DEFAULT_BASE_URL, MAX_RETRIES as DEFAULT_MAX_RETRIES, TIMEOUT as DEFAULT_TIMEOUT,
+    TOTAL_TIMEOUT as DEFAULT_TOTAL_TIMEOUT,
+};
 /// Most retries accepted.
 pub const MAX_MAX_RETRIES: u32 = 10;
-/// Time allowed for one attempt.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Time allowed for all attempts of one call.
-pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// A validated client configuration. `Debug` masks the secret key.
 #[derive(Clone)]
@@ -153,6 +149,11 @@ impl ClientBuilder {
     /// Replaces the backoff jitter source (for tests).
     pub fn jitter(mut self, jitter: Arc<dyn Jitter>) -> Self {
         self.timing.jitter = jitter;
+        self
+    }
+    /// Replaces the clock `total_timeout` is measured on (for tests).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.timing.clock = clock;
         self
     }
 

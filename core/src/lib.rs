@@ -17,6 +17,7 @@
 pub mod blocking;
 mod client;
 pub mod config;
+pub mod defaults;
 pub mod error;
 pub mod keys;
 pub mod policy;

@@ -300,8 +300,6 @@ fn parse_success(
             .with_body(Some(kept_body(body)))
             .with_request_id(meta.request_id.clone())
             .with_idempotency_key(idempotency_key)
-            .with_retryable(false)
-            .with_outcome_unknown(true)
     };
     let parsed: RefundResponseBody = serde_json::from_slice(body).map_err(|_| {
         unexpected("the refund was accepted but the body is not the documented JSON")
@@ -362,23 +360,11 @@ pub fn parse_error(status: u16, meta: &ResponseMeta, body: &[u8]) -> Error {
     if kind == ErrorKind::InvalidRequest && message.contains("already been refunded") {
         kind = ErrorKind::AlreadyRefunded;
     }
-    // 409: another request with this key is in flight and may yet refund.
-    // 5xx: the service may have committed before failing.
-    let outcome_unknown = matches!(
-        kind,
-        ErrorKind::Server | ErrorKind::UnexpectedResponse | ErrorKind::IdempotencyConflict
-    );
-    let retryable = matches!(
-        kind,
-        ErrorKind::IdempotencyConflict | ErrorKind::RateLimited | ErrorKind::Server
-    );
     Error::new(kind, message)
         .with_status(status)
         .with_error_code(field("errorCode"))
         .with_request_id(meta.request_id.clone())
         .with_body((!body.is_empty()).then(|| kept_body(body)))
-        .with_retryable(retryable)
-        .with_outcome_unknown(outcome_unknown)
         .with_retry_after(meta.retry_after)
 }
 
@@ -418,6 +404,21 @@ mod tests {
             &req.body[..],
             br#"{"amount":150,"metadata":{"order":"42"}}"#
         );
+    }
+
+    #[test]
+    fn the_callers_key_wins_and_a_fixed_key_stays_fixed() {
+        let mut mine = RefundRequest::new("ch_1").idempotency_key("mine");
+        assert_eq!(mine.fix_idempotency_key(), "mine");
+        let mut fresh = RefundRequest::new("ch_1");
+        let key = fresh.fix_idempotency_key().to_owned();
+        assert_eq!(
+            uuid::Uuid::parse_str(&key)
+                .map(|u| u.get_version_num())
+                .ok(),
+            Some(4)
+        );
+        assert_eq!(fresh.fix_idempotency_key(), key);
     }
 
     #[test]

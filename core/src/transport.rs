@@ -11,6 +11,7 @@ use http::header::{
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::policy::Delivery;
 use crate::protocol::{HttpRequest, ResponseMeta};
 use crate::validate;
 
@@ -114,8 +115,7 @@ impl Transport {
                 Err(_) => Err(Error::new(
                     ErrorKind::Timeout,
                     format!("no answer within {:.1} s", timeout.as_secs_f64()),
-                )
-                .with_outcome_unknown(true)),
+                )),
             }
         }
     }
@@ -188,14 +188,17 @@ fn too_large(len: usize, status: u16) -> Result<()> {
         ErrorKind::UnexpectedResponse,
         format!("answer body larger than {MAX_RESPONSE_BODY} bytes"),
     )
-    .with_status(status)
-    .with_outcome_unknown(true))
+    .with_status(status))
 }
 
 /// Maps a reqwest failure. Only a failure to connect proves the request
 /// never reached the server; anything later leaves the outcome unknown.
 fn transport_error(e: reqwest::Error) -> Error {
-    let reached = !e.is_connect();
+    let delivery = if e.is_connect() {
+        Delivery::NotSent
+    } else {
+        Delivery::MaybeSent
+    };
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else {
@@ -208,5 +211,5 @@ fn transport_error(e: reqwest::Error) -> Error {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    Error::new(kind, text).with_outcome_unknown(reached)
+    Error::new(kind, text).with_delivery(delivery)
 }

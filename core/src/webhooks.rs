@@ -18,8 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Default tolerance for the `webhook-timestamp` header, past or future.
-pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
+pub use crate::defaults::WEBHOOK_TOLERANCE as DEFAULT_TOLERANCE;
 /// Largest webhook body accepted, in bytes.
 pub const MAX_BODY_LEN: usize = 1 << 20;
 /// Most `v1,` signatures examined in one `webhook-signature` header.
@@ -28,7 +27,7 @@ const MAX_SIGNATURES: usize = 16;
 const MAX_HEADER_LEN: usize = 4096;
 
 fn failure(reason: impl Into<String>) -> Error {
-    Error::new(ErrorKind::WebhookVerification, reason).with_retryable(false)
+    Error::new(ErrorKind::WebhookVerification, reason)
 }
 
 /// Decodes a `whsec_<base64>` secret into its HMAC key.

@@ -77,9 +77,10 @@ class AsyncClient:
         amount: int | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
-    ) -> asyncio.Future[Refund]:
-        """Starts a refund; the returned future is delivered by
-        pyo3-async-runtimes (for loops without `add_reader`)."""
+    ) -> tuple[asyncio.Future[Refund], str]:
+        """Starts a refund; returns its future, delivered by
+        pyo3-async-runtimes (for loops without `add_reader`), and the
+        idempotency key the call sends."""
     def start_refund(
         self,
         bridge: LoopBridge,
@@ -88,10 +89,10 @@ class AsyncClient:
         amount: int | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
-    ) -> int:
+    ) -> tuple[int, str]:
         """Starts a refund whose outcome completes `future` (a future of the
-        loop `bridge` serves); returns the call's number for `bridge.cancel`.
-        Unix only."""
+        loop `bridge` serves); returns the call's number for `bridge.cancel`
+        and the idempotency key the call sends. Unix only."""
     def close(self) -> None: ...
 
 @final

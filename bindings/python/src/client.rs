@@ -199,8 +199,7 @@ impl Client {
         idempotency_key: Option<String>,
     ) -> PyResult<Refund> {
         let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
-        let key = refundkit::policy::choose_idempotency_key(request.idempotency_key.as_deref());
-        request.idempotency_key = Some(key.clone());
+        let key = request.fix_idempotency_key().to_owned();
         let client = self.state.client()?;
         match runtime::block_on_detached(py, client.refund(request)) {
             Ok(outcome) => outcome.map(Refund::from).map_err(to_py_err),
@@ -263,7 +262,8 @@ impl AsyncClient {
 
     /// Starts a refund and returns an asyncio future of the running loop
     /// (delivered by pyo3-async-runtimes: the path for loops without
-    /// `add_reader`). Cancelling the future abandons the call.
+    /// `add_reader`) and the idempotency key core fixed for the call.
+    /// Cancelling the future abandons the call.
     #[pyo3(signature = (checkout_id, amount = None, metadata = None, idempotency_key = None))]
     fn refund<'py>(
         &self,
@@ -272,21 +272,23 @@ impl AsyncClient {
         amount: Option<&Bound<'py, PyAny>>,
         metadata: Option<&Bound<'py, PyAny>>,
         idempotency_key: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+    ) -> PyResult<(Bound<'py, PyAny>, String)> {
+        let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+        let key = request.fix_idempotency_key().to_owned();
         let client = self.state.client()?;
-        runtime::awaitable(py, async move {
+        let future = runtime::awaitable(py, async move {
             client
                 .refund(request)
                 .await
                 .map(Refund::from)
                 .map_err(to_py_err)
-        })
+        })?;
+        Ok((future, key))
     }
 
     /// Starts a refund whose outcome completes `future`, an asyncio future
     /// of the loop `bridge` serves. Returns the call's number for
-    /// `bridge.cancel`.
+    /// `bridge.cancel` and the idempotency key core fixed for the call.
     #[cfg(unix)]
     #[pyo3(signature = (bridge, future, checkout_id, amount = None, metadata = None, idempotency_key = None))]
     #[allow(clippy::too_many_arguments)]
@@ -298,16 +300,18 @@ impl AsyncClient {
         amount: Option<&Bound<'_, PyAny>>,
         metadata: Option<&Bound<'_, PyAny>>,
         idempotency_key: Option<String>,
-    ) -> PyResult<u64> {
-        let request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+    ) -> PyResult<(u64, String)> {
+        let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+        let key = request.fix_idempotency_key().to_owned();
         let client = self.state.client()?;
-        bridge.start(future, async move {
+        let call = bridge.start(future, async move {
             client
                 .refund(request)
                 .await
                 .map(Refund::from)
                 .map_err(to_py_err)
-        })
+        })?;
+        Ok((call, key))
     }
 
     /// Releases the connection pool; later calls raise `RuntimeError`.

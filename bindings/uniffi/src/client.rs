@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use refundkit::redact::mask_secret;
@@ -149,7 +150,8 @@ impl RefundClient {
     /// replaces the generated key (reuse it to retry safely).
     ///
     /// Cancelling the caller (coroutine or task) abandons the call; the
-    /// refund may still have been made, so retry with the same key.
+    /// refund may still have been made. To learn the key of a call you may
+    /// cancel, use `prepare` and `PreparedRefund.send` instead.
     #[uniffi::method(default(amount = None, metadata = None, idempotency_key = None))]
     pub async fn refund(
         &self,
@@ -158,9 +160,9 @@ impl RefundClient {
         metadata: Option<HashMap<String, String>>,
         idempotency_key: Option<String>,
     ) -> Result<Refund, RefundError> {
-        let client = self.inner.clone();
-        let request = refund_request(checkout_id, amount, metadata, idempotency_key);
-        runtime::spawn(async move { Ok(client.refund(request).await?.into()) }).await
+        self.prepared(checkout_id, amount, metadata, idempotency_key)
+            .send()
+            .await
     }
 
     /// The blocking twin of `refund`: same behaviour, same errors; blocks
@@ -173,9 +175,26 @@ impl RefundClient {
         metadata: Option<HashMap<String, String>>,
         idempotency_key: Option<String>,
     ) -> Result<Refund, RefundError> {
-        let client = self.inner.clone();
-        let request = refund_request(checkout_id, amount, metadata, idempotency_key);
-        runtime::block_on(async move { Ok(client.refund(request).await?.into()) })
+        self.prepared(checkout_id, amount, metadata, idempotency_key)
+            .send_blocking()
+    }
+
+    /// Checks the arguments and fixes the idempotency key (`idempotency_key`
+    /// or a fresh UUIDv4) without sending anything. Read
+    /// `PreparedRefund.idempotencyKey` and store it before `send()`: if the
+    /// caller is cancelled mid-call, retrying with that key never refunds
+    /// twice. Throws `InvalidInput` for a bad argument.
+    #[uniffi::method(default(amount = None, metadata = None, idempotency_key = None))]
+    pub fn prepare(
+        &self,
+        checkout_id: String,
+        amount: Option<i64>,
+        metadata: Option<HashMap<String, String>>,
+        idempotency_key: Option<String>,
+    ) -> Result<Arc<PreparedRefund>, RefundError> {
+        let prepared = self.prepared(checkout_id, amount, metadata, idempotency_key);
+        prepared.request.validate()?;
+        Ok(Arc::new(prepared))
     }
 
     /// The base URL requests go to, without a trailing slash.
@@ -184,17 +203,74 @@ impl RefundClient {
     }
 }
 
-fn refund_request(
-    checkout_id: String,
-    amount: Option<i64>,
-    metadata: Option<HashMap<String, String>>,
-    idempotency_key: Option<String>,
-) -> refundkit::RefundRequest {
-    refundkit::RefundRequest {
-        checkout_id,
-        amount,
-        metadata: metadata.map(|m| m.into_iter().collect()),
-        idempotency_key,
+impl RefundClient {
+    /// The request for these arguments with its key fixed by core; core
+    /// validates it again when it is sent.
+    fn prepared(
+        &self,
+        checkout_id: String,
+        amount: Option<i64>,
+        metadata: Option<HashMap<String, String>>,
+        idempotency_key: Option<String>,
+    ) -> PreparedRefund {
+        let mut request = refundkit::RefundRequest {
+            checkout_id,
+            amount,
+            metadata: metadata.map(|m| m.into_iter().collect()),
+            idempotency_key,
+        };
+        request.fix_idempotency_key();
+        PreparedRefund {
+            client: self.inner.clone(),
+            request,
+        }
+    }
+}
+
+/// A refund whose arguments are checked and whose idempotency key is
+/// fixed, not sent yet. Made by `RefundClient.prepare`.
+///
+/// Every `send` sends the same key, so sending again after a failure or a
+/// cancellation replays the first refund instead of making a second.
+#[derive(uniffi::Object)]
+#[uniffi::export(Display)]
+pub struct PreparedRefund {
+    client: refundkit::Client,
+    request: refundkit::RefundRequest,
+}
+
+impl fmt::Display for PreparedRefund {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PreparedRefund(checkout_id={}, idempotency_key={})",
+            self.request.checkout_id,
+            self.idempotency_key()
+        )
+    }
+}
+
+#[uniffi::export]
+impl PreparedRefund {
+    /// The key every `send` of this refund sends.
+    pub fn idempotency_key(&self) -> String {
+        self.request.idempotency_key.clone().unwrap_or_default()
+    }
+
+    /// Sends the refund (retrying as `RefundClient.refund` does).
+    /// Cancelling the caller abandons the call; send again to learn the
+    /// outcome.
+    pub async fn send(&self) -> Result<Refund, RefundError> {
+        let client = self.client.clone();
+        let request = self.request.clone();
+        runtime::spawn(async move { Ok(client.refund(request).await?.into()) }).await
+    }
+
+    /// The blocking twin of `send`.
+    pub fn send_blocking(&self) -> Result<Refund, RefundError> {
+        let client = self.client.clone();
+        let request = self.request.clone();
+        runtime::block_on(async move { Ok(client.refund(request).await?.into()) })
     }
 }
 
@@ -248,6 +324,23 @@ mod tests {
             .expect_err("closed port");
         assert_eq!(err.kind(), "network");
         assert_eq!(err.info().idempotency_key.as_deref(), Some("k-1"));
+    }
+
+    #[test]
+    fn a_prepared_refund_has_its_key_before_it_is_sent() {
+        let client = RefundClient::new(config()).expect("client");
+        let prepared = client
+            .prepare("ch_1".to_owned(), None, None, None)
+            .expect("valid");
+        let key = prepared.idempotency_key();
+        assert_eq!(key.len(), 36, "a UUID: {key}");
+        let err = prepared.send_blocking().expect_err("closed port");
+        assert_eq!(err.info().idempotency_key.as_deref(), Some(key.as_str()));
+        let err = client
+            .prepare("ch 1".to_owned(), None, None, None)
+            .err()
+            .expect("invalid");
+        assert_eq!(err.kind(), "invalid_input");
     }
 
     #[test]

@@ -224,6 +224,30 @@ class RefundClientTest {
     }
 
     @Test
+    fun `a cancelled prepared refund still tells its key and resending it refunds once`() = runBlocking {
+        val client = Emulator.client(maxRetries = 6u)
+        val checkout = Emulator.paidCheckout()
+        val prepared = client.prepare(checkout, amount = 100)
+        val key = prepared.idempotencyKey()
+        assertEquals(36, key.length, key)
+        Emulator.faults("""{"delay": 1.0, "delay_ms": 1500}""")
+        assertThrows<TimeoutCancellationException> {
+            runBlocking { withTimeout(300.milliseconds) { prepared.send() } }
+        }
+        Emulator.faults("{}")
+        // The first request may still be in flight (409, retried) or done (replayed).
+        val refund = withTimeout(20.seconds) { prepared.send() }
+        assertEquals(key, refund.idempotencyKey)
+        assertEquals(1, Emulator.ledger(checkout).size)
+    }
+
+    @Test
+    fun `prepare refuses bad input before anything is sent`() {
+        val e = assertThrows<RefundException.InvalidInput> { Emulator.client().prepare("ch 1") }
+        assertEquals("checkout_id", e.fieldName)
+    }
+
+    @Test
     fun `the kotlin-friendly factory takes durations`() = runBlocking {
         val client = RefundClient(Emulator.LIVE_KEY, baseUrl = Emulator.baseUrl, maxRetries = 0, timeout = 5.seconds)
         assertTrue(client.refund(Emulator.paidCheckout(), amount = 1).refundId.startsWith("rfd_"))
