@@ -5,6 +5,7 @@
 
 const assert = require('node:assert/strict');
 const { after, afterEach, before, test } = require('node:test');
+const { spawn } = require('node:child_process');
 const util = require('node:util');
 
 const refundkit = require('..');
@@ -208,6 +209,25 @@ test('aborting many calls at once is harmless and later calls work', async () =>
   await emulator.clearFaults();
   const refund = await client.refund(checkoutId, { amount: 1 });
   assert.equal(refund.attempts, 1);
+});
+
+test('a process that exits with refunds in flight exits cleanly', async () => {
+  const checkoutId = await emulator.paidCheckout(100_000);
+  await emulator.setFaults({ delay: 1.0, delay_ms: 1000 });
+  const script = `
+    const refundkit = require(${JSON.stringify(require.resolve('..'))});
+    const client = new refundkit.Client(${JSON.stringify(LIVE_KEY)}, { baseUrl: ${JSON.stringify(emulator.url)} });
+    for (let i = 0; i < 20; i += 1) client.refund(${JSON.stringify(checkoutId)}, { amount: 1 }).catch(() => {});
+    setTimeout(() => process.exit(7), 100);
+  `;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  const [code, signal] = await new Promise((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+  remember(stderr);
+  assert.equal(signal, null, stderr);
+  assert.equal(code, 7, stderr);
+  assert.equal(stderr, '');
 });
 
 test('util.inspect, String and JSON of a client show only the masked key', () => {
