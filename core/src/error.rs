@@ -253,24 +253,20 @@ impl Error {
         self
     }
 
-    /// Replaces every occurrence of `secret` in the text fields: defence in
-    /// depth in case a server echoes the key back.
+    /// Replaces every occurrence of `secret` in every text field, the
+    /// server's request id included: a server may echo the key back.
     pub(crate) fn scrubbed(mut self, secret: &str) -> Self {
-        if secret.is_empty() {
-            return self;
+        let i = &mut *self.inner;
+        if let Some(body) = i.body.as_mut() {
+            crate::redact::scrub_json_text(body, secret);
         }
-        let mask = crate::redact::mask_secret(secret);
-        let scrub = |s: &mut String| {
-            if s.contains(secret) {
-                *s = s.replace(secret, &mask);
-            }
-        };
-        scrub(&mut self.inner.message);
-        if let Some(body) = self.inner.body.as_mut() {
-            scrub(body);
-        }
-        if let Some(code) = self.inner.error_code.as_mut() {
-            scrub(code);
+        for text in [&mut i.message]
+            .into_iter()
+            .chain(i.body.as_mut())
+            .chain(i.error_code.as_mut())
+            .chain(i.request_id.as_mut())
+        {
+            crate::redact::scrub_text(text, secret);
         }
         self
     }

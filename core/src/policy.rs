@@ -88,9 +88,11 @@ impl RetryPolicy {
         if !error.is_retryable() || attempt > self.max_retries {
             return RetryDecision::Stop;
         }
+        // `Retry-After` may lengthen the wait, never shorten it: a server
+        // saying `0` does not turn the retries into a burst.
         let delay = match error.retry_after() {
             Some(after) if after > MAX_RETRY_AFTER => return RetryDecision::Stop,
-            Some(after) => after,
+            Some(after) => after.max(backoff(attempt, jitter)),
             None => backoff(attempt, jitter),
         };
         if delay >= remaining {
@@ -114,10 +116,14 @@ pub fn backoff(attempt: u32, jitter: f64) -> Duration {
 
 /// Whether a failed call may nonetheless have refunded, given whether any
 /// earlier attempt may have: a definite answer to the same key settles it
-/// (the service would have replayed a refund it made); a failure worth
-/// retrying does not.
+/// (the service would have replayed a refund it made). A failure worth
+/// retrying does not, and neither does an authentication failure: it is
+/// decided before the key is looked at (and in token mode an earlier
+/// attempt may have carried a token that was still valid).
 pub fn outcome_unknown(final_error: &Error, earlier_attempt_unknown: bool) -> bool {
-    final_error.is_outcome_unknown() || (earlier_attempt_unknown && final_error.is_retryable())
+    final_error.is_outcome_unknown()
+        || (earlier_attempt_unknown
+            && (final_error.is_retryable() || final_error.kind() == ErrorKind::Authentication))
 }
 
 /// Boxed future returned by [`Sleep::sleep`].
@@ -276,6 +282,20 @@ mod tests {
             p.decide(&err(ErrorKind::Server), 3, lots, 1.0),
             RetryDecision::Stop
         );
+    }
+
+    #[test]
+    fn a_short_retry_after_never_goes_below_the_backoff() {
+        let p = RetryPolicy { max_retries: 5 };
+        let lots = Duration::from_secs(60);
+        for (after, attempt, expect) in [(0, 1, 500), (0, 3, 2000), (1, 1, 1000), (3, 2, 3000)] {
+            let e = err(ErrorKind::RateLimited).with_retry_after(Some(Duration::from_secs(after)));
+            assert_eq!(
+                p.decide(&e, attempt, lots, 1.0),
+                RetryDecision::RetryAfter(Duration::from_millis(expect)),
+                "Retry-After {after} after attempt {attempt}"
+            );
+        }
     }
 
     #[test]

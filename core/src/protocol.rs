@@ -223,6 +223,26 @@ pub struct Refund {
     pub attempts: u32,
     /// The server's request id, when it sent one.
     pub request_id: Option<String>,
+    /// Time from the first attempt's start to the answer, backoff included.
+    pub elapsed: Duration,
+}
+
+impl Refund {
+    /// Replaces every occurrence of `secret` in the server-provided text
+    /// fields: a server may echo the key back, even JSON-escaped.
+    pub(crate) fn scrubbed(mut self, secret: &str) -> Self {
+        if let RefundStatus::Other(status) = &mut self.status {
+            crate::redact::scrub_text(status, secret);
+        }
+        for text in [&mut self.checkout_id, &mut self.refund_id]
+            .into_iter()
+            .chain(self.message.as_mut())
+            .chain(self.request_id.as_mut())
+        {
+            crate::redact::scrub_text(text, secret);
+        }
+        self
+    }
 }
 
 #[derive(Deserialize)]
@@ -308,8 +328,14 @@ fn parse_success(
         .refund_id
         .filter(|r| !r.is_empty())
         .ok_or_else(|| unexpected("the refund was accepted but the body has no refundId"))?;
+    // An answer about another checkout is not an answer to this request.
+    if parsed.id.as_deref().is_some_and(|id| id != checkout_id) {
+        return Err(unexpected(
+            "the refund was accepted but the answer names another checkout",
+        ));
+    }
     Ok(Refund {
-        checkout_id: parsed.id.unwrap_or_else(|| checkout_id.to_owned()),
+        checkout_id: checkout_id.to_owned(),
         refund_id,
         status: RefundStatus::parse(parsed.status.as_deref().unwrap_or("successful")),
         message: parsed.message,
@@ -317,6 +343,7 @@ fn parse_success(
         replayed: meta.replayed,
         attempts: 1,
         request_id: meta.request_id.clone(),
+        elapsed: Duration::ZERO,
     })
 }
 

@@ -337,6 +337,34 @@ async fn retry_after_is_respected() {
 }
 
 #[tokio::test]
+async fn retry_after_zero_never_shortens_the_backoff() {
+    let zero = || Action::Respond(429, vec![("retry-after", "0".into())], "{}".into());
+    let server = ScriptedServer::start(vec![zero(), zero(), ok()]).await;
+    let sleep = Arc::new(RecordingSleep::default());
+    let refund = client(&server, sleep.clone())
+        .refund(RefundRequest::new("ch_1"))
+        .await
+        .expect("refund");
+    assert_eq!(refund.attempts, 3);
+    assert_eq!(
+        *sleep.0.lock().expect("lock"),
+        vec![Duration::from_millis(500), Duration::from_secs(1)]
+    );
+}
+
+#[tokio::test]
+async fn a_refund_reports_the_time_its_attempts_took_backoff_included() {
+    let server = ScriptedServer::start(vec![status(503, "{}"), status(503, "{}"), ok()]).await;
+    let clock = Arc::new(SleepDrivenClock::default());
+    let refund = deadline_client(&server, clock)
+        .refund(RefundRequest::new("ch_1"))
+        .await
+        .expect("refund");
+    assert_eq!(refund.attempts, 3);
+    assert_eq!(refund.elapsed, Duration::from_millis(1500));
+}
+
+#[tokio::test]
 async fn retry_after_beyond_thirty_seconds_ends_the_retries() {
     let server = ScriptedServer::start(vec![
         Action::Respond(429, vec![("retry-after", "120".into())], "{}".into()),

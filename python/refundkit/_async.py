@@ -68,12 +68,14 @@ class AsyncClient:
         self,
         secret_key: str,
         base_url: Optional[str] = None,
-        max_retries: int = 2,
-        timeout: float = 30.0,
-        total_timeout: float = 90.0,
+        max_retries: int = _native.DEFAULT_MAX_RETRIES,
+        timeout: float = _native.DEFAULT_TIMEOUT,
+        total_timeout: float = _native.DEFAULT_TOTAL_TIMEOUT,
+        *,
+        proxy: Optional[str] = None,
     ) -> None:
         self._native = _native.AsyncClient(
-            secret_key, base_url, max_retries, timeout, total_timeout
+            secret_key, base_url, max_retries, timeout, total_timeout, proxy=proxy
         )
 
     async def refund(

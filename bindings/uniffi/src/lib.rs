@@ -20,7 +20,9 @@ pub mod error;
 mod runtime;
 pub mod webhooks;
 
-pub use client::{ClientConfig, PreparedRefund, Refund, RefundClient};
+pub use client::{
+    defaults, idempotency_key_for, ClientConfig, Defaults, PreparedRefund, Refund, RefundClient,
+};
 pub use error::{ErrorInfo, RefundError};
 pub use webhooks::{WebhookEvent, WebhookVerifier};
 
