@@ -32,14 +32,14 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_upstream_key ON decisions (upstream_key);
 CREATE TABLE IF NOT EXISTS daily_usage (
     subject TEXT NOT NULL,
-    day     TEXT NOT NULL,
+    day     INTEGER NOT NULL,
     cents   INTEGER NOT NULL CHECK (cents >= 0),
     PRIMARY KEY (subject, day)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reservations (
     upstream_key TEXT PRIMARY KEY,
     subject      TEXT NOT NULL,
-    day          TEXT NOT NULL,
+    day          INTEGER NOT NULL,
     cents        INTEGER NOT NULL
 ) WITHOUT ROWID;
 ";
@@ -171,7 +171,7 @@ fn reserve(
 }
 
 fn release(conn: &Connection, upstream_key: &str) -> rusqlite::Result<()> {
-    let held: Option<(String, String, i64)> = conn
+    let held: Option<(String, i64, i64)> = conn
         .query_row(
             "DELETE FROM reservations WHERE upstream_key = ?1 RETURNING subject, day, cents",
             [upstream_key],
@@ -261,7 +261,7 @@ mod tests {
     fn day(cents: i64) -> Option<DailyReservation> {
         Some(DailyReservation {
             subject: "u1".to_owned(),
-            day: "2026-12-01".to_owned(),
+            day: 20_423,
             cents,
             limit: 1000,
         })
