@@ -20,6 +20,12 @@ use crate::RelayArgs;
 /// Loads the auth file and the journal, starts the relay, announces its
 /// address and serves until told to stop.
 pub async fn run(args: &RelayArgs, out: Output) -> Result<Exit, CliError> {
+    // Problems the relay meets while serving (a journal it cannot write, an
+    // unknown outcome) go to stderr; stdout stays the one announcement line.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .try_init();
     let secret_key = std::env::var("REFUNDKIT_SECRET_KEY").map_err(|_| {
         CliError::usage("REFUNDKIT_SECRET_KEY must hold the secret key the relay refunds with")
     })?;

@@ -3,42 +3,16 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Stdio};
-
-use common::{command, live_key, run_cli};
+use common::{live_key, run_cli};
 use refundkit_emulator::ControlClient;
 
 /// A running `refundkit emulator` child and the URL it announced.
-struct EmulatorProcess {
-    child: Child,
-    url: String,
-    rest_of_stdout: BufReader<std::process::ChildStdout>,
-}
+type EmulatorProcess = common::Announced;
 
 async fn spawn_emulator(extra_args: &[&str]) -> EmulatorProcess {
     let mut args = vec!["emulator", "--port", "0", "--webhook-time-scale", "0.001"];
     args.extend_from_slice(extra_args);
-    let mut cmd = command(&args, &[]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd.spawn().expect("spawn emulator");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read the first line");
-        let url = line
-            .trim_end()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        EmulatorProcess {
-            child,
-            url,
-            rest_of_stdout: stdout,
-        }
-    })
-    .await
-    .expect("join")
+    common::spawn_announcing(&args, &[]).await
 }
 
 /// Sends `signal` (`TERM`, `INT`) and returns the exit code and whatever

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
-use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, StatusCode};
 use refundkit::protocol::{IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER, REQUEST_ID_HEADER};
 use refundkit::{ErrorKind, Refund};
@@ -43,6 +43,13 @@ impl OwnError {
             "description": self.message,
         });
         let mut headers = HeaderMap::new();
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: tells a bearer client to get a new token.
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            );
+        }
         if let Some(after) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(after)));
         }

@@ -27,6 +27,7 @@ pub mod upstream;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use auth_file::{AuthFile, RolePolicy};
 pub use policy::Policies;
@@ -60,6 +61,11 @@ pub struct RelayConfig {
     pub policies: Policies,
     /// The journal and daily counters.
     pub store: Arc<dyn RelayStore>,
+    /// Time allowed for one upstream attempt ([`upstream::ATTEMPT_TIMEOUT`]).
+    pub attempt_timeout: Duration,
+    /// Time allowed for all upstream attempts of one request
+    /// ([`upstream::TOTAL_TIMEOUT`]).
+    pub total_timeout: Duration,
 }
 
 impl RelayConfig {
@@ -81,6 +87,8 @@ impl RelayConfig {
             verifier,
             policies: Policies::new(auth.roles),
             store,
+            attempt_timeout: upstream::ATTEMPT_TIMEOUT,
+            total_timeout: upstream::TOTAL_TIMEOUT,
         })
     }
 }
@@ -95,6 +103,8 @@ impl fmt::Debug for RelayConfig {
                 &refundkit::redact::mask_secret(&self.secret_key),
             )
             .field("verifier", &self.verifier)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("total_timeout", &self.total_timeout)
             .finish_non_exhaustive()
     }
 }

@@ -49,183 +49,217 @@ pub(crate) async fn refund(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut decision = Decision::new(Outcome::InvalidToken);
-    let caller = match gate.verifier.verify(headers.get(AUTHORIZATION)) {
-        Ok(caller) => caller,
-        Err(rejection) => {
-            let own = OwnError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                format!("invalid token: {rejection}"),
-            );
-            return gate.refuse(decision, own, None).await;
-        }
-    };
-    decision.subject = Some(caller.subject.clone());
-
-    let request = match app_request(checkout_id, &headers, &body) {
-        Ok(request) => request,
-        Err(own) => {
-            decision.outcome = Outcome::InvalidRequest;
-            return gate.refuse(decision, own, None).await;
-        }
-    };
-    let app_key = request.idempotency_key.clone().unwrap_or_default();
-    decision.checkout_id = Some(request.checkout_id.clone());
-    decision.amount = request.amount;
-    decision.app_key = Some(app_key.clone());
-
-    let forbidden = |why: String| {
-        OwnError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden_by_policy",
-            format!("forbidden by policy: {why}"),
-        )
-    };
-    let role = match gate.policies.role_for(&caller) {
-        Ok(role) => role,
-        Err(refusal) => {
-            decision.outcome = Outcome::Forbidden;
-            return gate
-                .refuse(decision, forbidden(refusal.0), Some(&app_key))
-                .await;
-        }
-    };
-    decision.role = Some(role.name.clone());
-    if let Err(refusal) = role.check_refund(request.amount) {
-        decision.outcome = Outcome::Forbidden;
-        return gate
-            .refuse(decision, forbidden(refusal.0), Some(&app_key))
-            .await;
+    match gate.admit(checkout_id, &headers, &body).await {
+        Ok(admitted) => gate.forward_in_own_task(admitted).await,
+        Err(Refused::Journaled(refusal)) => gate.refuse(refusal).await,
+        Err(Refused::Unjournaled(response)) => response,
     }
-    if let Some(per_minute) = role.rate_per_minute {
-        if let Err(wait) = gate.rate.take(&caller.subject, per_minute, Instant::now()) {
-            decision.outcome = Outcome::RateLimited;
-            let mut own = OwnError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "rate limited: role {:?} allows {per_minute} refunds per minute",
-                    role.name
-                ),
-            );
-            own.retry_after = Some(wait);
-            return gate.refuse(decision, own, Some(&app_key)).await;
-        }
-    }
+}
 
-    let upstream_key = match upstream::upstream_key(&caller.subject, &app_key) {
-        Ok(key) => key,
-        Err(e) => {
-            decision.outcome = Outcome::InvalidRequest;
-            let own = OwnError::new(StatusCode::BAD_REQUEST, "invalid_request", e.message());
-            return gate.refuse(decision, own, Some(&app_key)).await;
-        }
-    };
-    decision.upstream_key = Some(upstream_key.clone());
-    let reservation = match (role.daily_limit, request.amount) {
-        (Some(limit), Some(cents)) => Some(DailyReservation {
-            subject: caller.subject.clone(),
-            day: utc_day(SystemTime::now()),
-            cents,
-            limit,
-        }),
-        _ => None,
-    };
-    let begun = gate
-        .store
-        .begin_forward(decision.clone(), reservation.clone())
-        .await;
-    let (journal_id, reserved) = match begun {
-        Ok(Begun::Forwarding {
-            journal_id,
-            reserved,
-        }) => (journal_id, reserved),
-        Ok(Begun::OverDailyLimit { used }) => {
-            decision.outcome = Outcome::Forbidden;
-            let (cents, limit) = reservation.map_or((0, 0), |r| (r.cents, r.limit));
-            let why = format!(
-                "daily_limit: {cents} more cents would pass role {:?}'s {limit} for today ({used} used)",
-                role.name
-            );
-            return gate.refuse(decision, forbidden(why), Some(&app_key)).await;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot journal; refusing to forward");
-            return OwnError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "relay_error",
-                "the relay cannot write its journal; nothing was sent",
-            )
-            .into_response_with_key(Some(&app_key));
-        }
-    };
+/// A request that passed every check, journaled as `forwarding`.
+struct Admitted {
+    request: RefundRequest,
+    upstream_key: String,
+    app_key: String,
+    journal_id: i64,
+    /// This request made the daily reservation (so may give it back).
+    reserved: bool,
+}
 
-    let Ok(permit) = gate.in_flight.clone().try_acquire_owned() else {
-        // Only when shutting down; the journal row stays `forwarding`, which
-        // is true to what the app sees: retry with the same key.
-        return OwnError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "relay_stopping",
-            "the relay is stopping: retry with the same Idempotency-Key",
-        )
-        .into_response_with_key(Some(&app_key));
-    };
-    let mut upstream_request = request;
-    upstream_request.idempotency_key = Some(upstream_key.clone());
-    let forward = Forward {
-        journal_id,
-        release_key: reserved.then_some(upstream_key),
-        app_key: app_key.clone(),
-    };
-    // A task of its own: the refund runs to its end and is journaled even if
-    // the app hangs up, and shutdown waits for its permit.
-    let gate_for_task = gate.clone();
-    let task = tokio::spawn(async move {
-        let _permit = permit;
-        gate_for_task.forward(upstream_request, forward).await
-    });
-    task.await.unwrap_or_else(|_| {
-        OwnError::new(
-            StatusCode::BAD_GATEWAY,
-            "relay_error",
-            "the relay failed while forwarding: retry with the same Idempotency-Key",
-        )
-        .into_response_with_key(Some(&app_key))
+/// A refusal to journal and answer.
+struct Refusal {
+    decision: Decision,
+    answer: OwnError,
+    app_key: Option<String>,
+}
+
+enum Refused {
+    Journaled(Refusal),
+    /// The journal itself failed: answered without a row.
+    Unjournaled(Response),
+}
+
+fn forbidden(why: impl std::fmt::Display) -> OwnError {
+    OwnError::new(
+        StatusCode::FORBIDDEN,
+        "forbidden_by_policy",
+        format!("forbidden by policy: {why}"),
+    )
+}
+
+fn refused(decision: &Decision, answer: OwnError, app_key: Option<&str>) -> Refused {
+    Refused::Journaled(Refusal {
+        decision: decision.clone(),
+        answer,
+        app_key: app_key.map(str::to_owned),
     })
 }
 
-/// A forwarded request's journal row and keys.
-struct Forward {
-    journal_id: i64,
-    release_key: Option<String>,
-    app_key: String,
-}
-
 impl Gate {
-    /// Journals a refusal and answers it.
-    async fn refuse(
+    /// Runs every check in order; the first that fails is the answer.
+    async fn admit(
         &self,
-        mut decision: Decision,
-        own: OwnError,
-        app_key: Option<&str>,
-    ) -> Response {
-        decision.reason = Some(own.message.clone());
-        decision.http_status = Some(own.status.as_u16());
+        checkout_id: String,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Admitted, Refused> {
+        let mut decision = Decision::new(Outcome::InvalidToken);
+        let caller = self
+            .verifier
+            .verify(headers.get(AUTHORIZATION))
+            .map_err(|rejection| {
+                let answer = OwnError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_token",
+                    format!("invalid token: {rejection}"),
+                );
+                refused(&decision, answer, None)
+            })?;
+        decision.subject = Some(caller.subject.clone());
+
+        decision.outcome = Outcome::InvalidRequest;
+        let request =
+            app_request(checkout_id, headers, body).map_err(|a| refused(&decision, a, None))?;
+        let app_key = request.idempotency_key.clone().unwrap_or_default();
+        decision.checkout_id = Some(request.checkout_id.clone());
+        decision.amount = request.amount;
+        decision.app_key = Some(app_key.clone());
+        let key = Some(app_key.as_str());
+
+        decision.outcome = Outcome::Forbidden;
+        let role = self
+            .policies
+            .role_for(&caller)
+            .map_err(|r| refused(&decision, forbidden(r.0), key))?;
+        decision.role = Some(role.name.clone());
+        role.check_refund(request.amount)
+            .map_err(|r| refused(&decision, forbidden(r.0), key))?;
+
+        if let Some(per_minute) = role.rate_per_minute {
+            if let Err(wait) = self.rate.take(&caller.subject, per_minute, Instant::now()) {
+                decision.outcome = Outcome::RateLimited;
+                let mut answer = OwnError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!(
+                        "rate limited: role {:?} allows {per_minute} refunds per minute",
+                        role.name
+                    ),
+                );
+                answer.retry_after = Some(wait);
+                return Err(refused(&decision, answer, key));
+            }
+        }
+
+        decision.outcome = Outcome::InvalidRequest;
+        let upstream_key = upstream::upstream_key(&caller.subject, &app_key).map_err(|e| {
+            let answer = OwnError::new(StatusCode::BAD_REQUEST, "invalid_request", e.message());
+            refused(&decision, answer, key)
+        })?;
+        decision.upstream_key = Some(upstream_key.clone());
+        let reservation = match (role.daily_limit, request.amount) {
+            (Some(limit), Some(cents)) => Some(DailyReservation {
+                subject: caller.subject.clone(),
+                day: utc_day(SystemTime::now()),
+                cents,
+                limit,
+            }),
+            _ => None,
+        };
+        let begun = self
+            .store
+            .begin_forward(decision.clone(), reservation.clone())
+            .await;
+        match begun {
+            Ok(Begun::Forwarding {
+                journal_id,
+                reserved,
+            }) => Ok(Admitted {
+                request,
+                upstream_key,
+                app_key,
+                journal_id,
+                reserved,
+            }),
+            Ok(Begun::OverDailyLimit { used }) => {
+                decision.outcome = Outcome::Forbidden;
+                let (cents, limit) = reservation.map_or((0, 0), |r| (r.cents, r.limit));
+                let why = format!(
+                    "daily_limit: {cents} more cents would pass role {:?}'s {limit} for today \
+                     ({used} used)",
+                    role.name
+                );
+                Err(refused(&decision, forbidden(why), key))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot journal; refusing to forward");
+                let answer = OwnError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "relay_error",
+                    "the relay cannot write its journal; nothing was sent",
+                );
+                Err(Refused::Unjournaled(answer.into_response_with_key(key)))
+            }
+        }
+    }
+
+    /// Journals a refusal and answers it.
+    async fn refuse(&self, refusal: Refusal) -> Response {
+        let Refusal {
+            mut decision,
+            answer,
+            app_key,
+        } = refusal;
+        decision.reason = Some(answer.message.clone());
+        decision.http_status = Some(answer.status.as_u16());
         if let Err(e) = self.store.record(decision).await {
             tracing::error!(error = %e, "cannot journal a refusal");
         }
-        own.into_response_with_key(app_key)
+        answer.into_response_with_key(app_key.as_deref())
+    }
+
+    /// Forwards in a task of its own: the refund runs to its end and is
+    /// journaled even if the app hangs up, and shutdown waits for its permit.
+    async fn forward_in_own_task(self: Arc<Self>, admitted: Admitted) -> Response {
+        let app_key = admitted.app_key.clone();
+        let unfinished = || {
+            OwnError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "relay_unavailable",
+                "the relay could not finish this request (it may be stopping): retry with the \
+                 same Idempotency-Key",
+            )
+            .into_response_with_key(Some(&app_key))
+        };
+        // No permit only while stopping; the row stays `forwarding`, true to
+        // what the app sees: nothing was sent, retry with the same key.
+        let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            return unfinished();
+        };
+        let gate = self.clone();
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            gate.forward(admitted).await
+        });
+        task.await.unwrap_or_else(|_| unfinished())
     }
 
     /// Sends the refund upstream, journals the outcome, and answers.
-    async fn forward(&self, request: RefundRequest, forward: Forward) -> Response {
+    async fn forward(&self, admitted: Admitted) -> Response {
+        let Admitted {
+            mut request,
+            upstream_key,
+            app_key,
+            journal_id,
+            reserved,
+        } = admitted;
+        request.idempotency_key = Some(upstream_key.clone());
         let result = self.client.refund(request).await;
         let (response, finish) = match &result {
             Ok(refund) => (
-                answer::accepted(refund, &forward.app_key),
+                answer::accepted(refund, &app_key),
                 Finish {
-                    journal_id: forward.journal_id,
+                    journal_id,
                     outcome: Outcome::Succeeded,
                     reason: None,
                     http_status: Some(StatusCode::ACCEPTED.as_u16()),
@@ -235,10 +269,10 @@ impl Gate {
                 },
             ),
             Err(error) => {
-                let response = answer::upstream_failure(error, &forward.app_key);
+                let response = answer::upstream_failure(error, &app_key);
                 let unknown = error.is_outcome_unknown();
                 let finish = Finish {
-                    journal_id: forward.journal_id,
+                    journal_id,
                     outcome: if unknown {
                         Outcome::Unknown
                     } else {
@@ -250,7 +284,7 @@ impl Gate {
                     refund_id: None,
                     // Only a refund that certainly was not made gives its
                     // cents back; an unknown one keeps them.
-                    release: if unknown { None } else { forward.release_key },
+                    release: (reserved && !unknown).then_some(upstream_key),
                 };
                 (response, finish)
             }

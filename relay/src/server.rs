@@ -55,8 +55,13 @@ impl Relay {
     /// Builds the core client, binds `config.listen` and serves on the
     /// current tokio runtime; returns once connections are accepted.
     pub async fn start(config: RelayConfig) -> Result<Relay, StartError> {
-        let client = upstream::client(&config.secret_key, &config.upstream)
-            .map_err(|e| ConfigError::new(format!("upstream client: {e}")))?;
+        let client = upstream::client(
+            &config.secret_key,
+            &config.upstream,
+            config.attempt_timeout,
+            config.total_timeout,
+        )
+        .map_err(|e| ConfigError::new(format!("upstream client: {e}")))?;
         let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
         let gate = Arc::new(Gate {
             verifier: config.verifier,

@@ -110,8 +110,8 @@ impl Decision {
 pub struct DailyReservation {
     /// Whose day.
     pub subject: String,
-    /// The UTC day, `YYYY-MM-DD`.
-    pub day: String,
+    /// The UTC day ([`utc_day`]).
+    pub day: i64,
     /// This refund's cents.
     pub cents: i64,
     /// The role's `daily_limit`.
@@ -175,32 +175,12 @@ pub trait RelayStore: Send + Sync + 'static {
     fn finish_forward(&self, finish: Finish) -> StoreFuture<'_, ()>;
 }
 
-/// The UTC day of `now`, `YYYY-MM-DD`.
-pub fn utc_day(now: SystemTime) -> String {
-    let days = now
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400);
-    let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(0));
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
+/// The UTC day of `now`: whole days since 1970-01-01 (SQL shows it as a
+/// date with `date(day * 86400, 'unixepoch')`).
+pub fn utc_day(now: SystemTime) -> i64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| {
+        i64::try_from(d.as_secs() / 86_400).unwrap_or(i64::MAX)
+    })
 }
 
 #[cfg(test)]
@@ -209,11 +189,11 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn utc_days_are_calendar_dates() {
-        assert_eq!(utc_day(UNIX_EPOCH), "1970-01-01");
-        // 2024-02-29T23:59:59Z and one second later.
-        let leap = UNIX_EPOCH + Duration::from_secs(1_709_251_199);
-        assert_eq!(utc_day(leap), "2024-02-29");
-        assert_eq!(utc_day(leap + Duration::from_secs(1)), "2024-03-01");
+    fn utc_days_turn_at_midnight_utc() {
+        assert_eq!(utc_day(UNIX_EPOCH), 0);
+        // 2024-02-29T23:59:59Z is day 19782; one second later is the next.
+        let last_second = UNIX_EPOCH + Duration::from_secs(1_709_251_199);
+        assert_eq!(utc_day(last_second), 19_782);
+        assert_eq!(utc_day(last_second + Duration::from_secs(1)), 19_783);
     }
 }

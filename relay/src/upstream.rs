@@ -21,11 +21,16 @@ pub fn upstream_key(subject: &str, app_key: &str) -> refundkit::Result<String> {
 }
 
 /// The core client for `upstream`, holding the secret key.
-pub fn client(secret_key: &str, upstream: &str) -> refundkit::Result<Client> {
+pub fn client(
+    secret_key: &str,
+    upstream: &str,
+    attempt_timeout: Duration,
+    total_timeout: Duration,
+) -> refundkit::Result<Client> {
     Client::builder(secret_key)
         .base_url(upstream)
-        .timeout(ATTEMPT_TIMEOUT)
-        .total_timeout(TOTAL_TIMEOUT)
+        .timeout(attempt_timeout)
+        .total_timeout(total_timeout)
         .user_agent_binding("relay", "tokio")
         .build()
 }

@@ -251,3 +251,49 @@ async fn an_app_retrying_its_key_through_faults_gets_exactly_one_refund_each() {
         "faults were injected: {stats}"
     );
 }
+
+#[tokio::test]
+async fn a_service_too_slow_to_answer_gets_504_with_the_apps_key() {
+    let emulator = refundkit_emulator::Emulator::start(Default::default())
+        .await
+        .unwrap();
+    let control = refundkit_emulator::ControlClient::new(&emulator.base_url(), SECRET_KEY);
+    let checkout = control.create_checkout(1000, None).await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    control.pay(&checkout).await.unwrap();
+    control
+        .set_faults(&Faults {
+            delay: 1.0,
+            delay_ms: 2000,
+            ..Faults::default()
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("relay.db");
+    let mut config = relay_config(&emulator.base_url(), &journal);
+    config.attempt_timeout = std::time::Duration::from_millis(200);
+    config.total_timeout = std::time::Duration::from_millis(500);
+    let relay = refundkit_relay::Relay::start(config).await.unwrap();
+    let token = hs256(&claims("alice", "cashier"));
+    let answer = refund_at(
+        &relay.base_url(),
+        Some(&token),
+        &checkout,
+        r#"{"amount":100}"#,
+        Some("slow-1"),
+    )
+    .await;
+    assert_eq!(answer.status, 504, "{answer:?}");
+    assert_eq!(answer.body["errorCode"], "upstream_timeout");
+    assert_eq!(answer.header("idempotency-key"), Some("slow-1"));
+    assert!(answer.body["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("may have been made"));
+    let rows = journal_rows(&journal);
+    assert_eq!(rows[0]["outcome"], "unknown");
+    assert_eq!(rows[0]["http_status"], 504);
+}

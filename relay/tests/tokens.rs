@@ -125,6 +125,11 @@ async fn hostile_tokens_get_401_and_reach_no_upstream() {
         let message = answer.body["errorMessage"].as_str().unwrap();
         assert!(message.contains(reason), "{what}: {message}");
         assert_eq!(answer.body["errorCode"], "invalid_token", "{what}");
+        assert_eq!(
+            answer.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\""),
+            "{what}"
+        );
         for field in ["errorMessage", "displayMessage", "description"] {
             let text = answer.body[field].as_str().unwrap();
             assert!(text.starts_with("invalid token: "), "{what}: {text}");

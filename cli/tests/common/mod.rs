@@ -211,6 +211,8 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> String {
 pub struct Announced {
     pub child: std::process::Child,
     pub url: String,
+    /// What it prints after the announcement.
+    pub rest_of_stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
 /// Spawns the binary with `args` and `env` and waits for its
@@ -229,7 +231,11 @@ pub async fn spawn_announcing(args: &[&str], env: &[(&str, &str)]) -> Announced 
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Announced { child, url }
+        Announced {
+            child,
+            url,
+            rest_of_stdout: stdout,
+        }
     })
     .await
     .expect("join")

@@ -1,16 +1,25 @@
 //! [`RelayStore`] on one SQLite file (WAL), the default journal.
+//!
+//! One writer thread owns the connection and commits whatever requests are
+//! waiting together, in one transaction with a savepoint each (group
+//! commit): under load many decisions share a commit, and every caller hears
+//! back only once its work is committed.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc;
 
-use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension as _};
+use tokio::sync::oneshot;
 
 use super::{
-    Begun, DailyReservation, Decision, Finish, Outcome, RelayStore, StoreError, StoreFuture,
+    utc_day, Begun, DailyReservation, Decision, Finish, Outcome, RelayStore, StoreError,
+    StoreFuture,
 };
 
 /// Schema version, in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 1;
+/// Most jobs committed together.
+const MAX_BATCH: usize = 256;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS decisions (
@@ -32,23 +41,30 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_upstream_key ON decisions (upstream_key);
 CREATE TABLE IF NOT EXISTS daily_usage (
     subject TEXT NOT NULL,
-    day     TEXT NOT NULL,
+    day     INTEGER NOT NULL,
     cents   INTEGER NOT NULL CHECK (cents >= 0),
     PRIMARY KEY (subject, day)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS reservations (
     upstream_key TEXT PRIMARY KEY,
     subject      TEXT NOT NULL,
-    day          TEXT NOT NULL,
+    day          INTEGER NOT NULL,
     cents        INTEGER NOT NULL
 ) WITHOUT ROWID;
 ";
 
-/// The SQLite journal and counters. One connection, used off the async
-/// threads; cheap to clone.
+/// Tells a job's caller how its work ended, once the batch is committed
+/// (`Err` holds why the commit failed).
+type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// One caller's work: run it on the connection (or, given `None`, report
+/// that it could not be run) and return how to deliver its result.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Deliver + Send>;
+
+/// The SQLite journal and counters. Cheap to clone; the writer thread ends
+/// when the last clone is dropped.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -62,7 +78,7 @@ fn failed(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (or creates) the journal at `path`.
+    /// Opens (or creates) the journal at `path` and starts its writer.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)
             .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
@@ -84,25 +100,94 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(failed)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(failed)?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        // Reservations only matter on their own day; keep a margin.
+        conn.execute(
+            "DELETE FROM reservations WHERE day < ?1",
+            [utc_day(std::time::SystemTime::now()) - 2],
+        )
+        .map_err(failed)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("relay-journal".to_owned())
+            .spawn(move || write_batches(&conn, &queue))
+            .map_err(|e| StoreError(format!("cannot start the journal writer: {e}")))?;
+        Ok(Self { jobs })
     }
 
-    /// Runs `work` on the connection on the blocking pool.
+    /// Queues `work` for the writer; resolves once it is committed.
     fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<'_, T> {
-        let conn = self.conn.clone();
-        Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-                work(&mut conn).map_err(failed)
+        let (done, result) = oneshot::channel::<Result<T, StoreError>>();
+        let job: Job = Box::new(move |conn| {
+            // `None`: the batch's transaction never began; the commit
+            // result says why.
+            let outcome = conn.map(|conn| in_savepoint(conn, work));
+            Box::new(move |commit: Result<(), String>| {
+                let result = match (outcome, commit) {
+                    (_, Err(why)) => Err(StoreError(why)),
+                    (Some(Ok(value)), Ok(())) => Ok(value),
+                    (Some(Err(e)), Ok(())) => Err(failed(e)),
+                    (None, Ok(())) => Err(StoreError("the journal did not run".to_owned())),
+                };
+                let _ = done.send(result);
             })
-            .await
-            .map_err(failed)?
+        });
+        let queued = self.jobs.send(job);
+        Box::pin(async move {
+            queued.map_err(|_| StoreError("the journal writer has stopped".to_owned()))?;
+            result
+                .await
+                .map_err(|_| StoreError("the journal writer has stopped".to_owned()))?
         })
+    }
+}
+
+/// The writer: waits for a job, takes every other waiting job too, runs
+/// them in one transaction and tells each caller after the commit.
+fn write_batches(conn: &Connection, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let why = format!("cannot begin a journal transaction: {e}");
+            for job in batch {
+                job(None)(Err(why.clone()));
+            }
+            continue;
+        }
+        let delivers: Vec<Deliver> = batch.into_iter().map(|job| job(Some(conn))).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            format!("cannot commit the journal: {e}")
+        });
+        for deliver in delivers {
+            deliver(commit.clone());
+        }
+    }
+}
+
+/// Runs `work` so that its failure undoes only its own changes.
+fn in_savepoint<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.execute_batch("SAVEPOINT job")?;
+    match work(conn) {
+        Ok(value) => {
+            conn.execute_batch("RELEASE job")?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(e)
+        }
     }
 }
 
@@ -171,7 +256,7 @@ fn reserve(
 }
 
 fn release(conn: &Connection, upstream_key: &str) -> rusqlite::Result<()> {
-    let held: Option<(String, String, i64)> = conn
+    let held: Option<(String, i64, i64)> = conn
         .query_row(
             "DELETE FROM reservations WHERE upstream_key = ?1 RETURNING subject, day, cents",
             [upstream_key],
@@ -198,22 +283,20 @@ impl RelayStore for SqliteStore {
         reservation: Option<DailyReservation>,
     ) -> StoreFuture<'_, Begun> {
         self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut reserved = false;
             if let (Some(r), Some(key)) = (&reservation, &decision.upstream_key) {
-                match reserve(&tx, key, r)? {
+                match reserve(conn, key, r)? {
                     Ok(made) => reserved = made,
                     Err(used) => return Ok(Begun::OverDailyLimit { used }),
                 }
             }
             let journal_id = insert(
-                &tx,
+                conn,
                 &Decision {
                     outcome: Outcome::Forwarding,
                     ..decision
                 },
             )?;
-            tx.commit()?;
             Ok(Begun::Forwarding {
                 journal_id,
                 reserved,
@@ -223,11 +306,10 @@ impl RelayStore for SqliteStore {
 
     fn finish_forward(&self, finish: Finish) -> StoreFuture<'_, ()> {
         self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if let Some(key) = &finish.release {
-                release(&tx, key)?;
+                release(conn, key)?;
             }
-            tx.execute(
+            conn.execute(
                 "UPDATE decisions SET outcome = ?2, reason = ?3, http_status = ?4,
                      request_id = ?5, refund_id = ?6,
                      finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
@@ -241,7 +323,7 @@ impl RelayStore for SqliteStore {
                     finish.refund_id,
                 ],
             )?;
-            tx.commit()
+            Ok(())
         })
     }
 }
@@ -261,7 +343,7 @@ mod tests {
     fn day(cents: i64) -> Option<DailyReservation> {
         Some(DailyReservation {
             subject: "u1".to_owned(),
-            day: "2026-12-01".to_owned(),
+            day: 20_423,
             cents,
             limit: 1000,
         })

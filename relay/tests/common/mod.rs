@@ -122,9 +122,14 @@ impl Setup {
 
 /// Starts a relay for `upstream` journaling to `journal`.
 pub async fn start_relay(upstream: &str, journal: &std::path::Path) -> Relay {
+    Relay::start(relay_config(upstream, journal)).await.unwrap()
+}
+
+/// The configuration of the test relays.
+pub fn relay_config(upstream: &str, journal: &std::path::Path) -> RelayConfig {
     let auth = AuthFile::parse(&auth_toml()).unwrap();
     let store = Arc::new(SqliteStore::open(journal).unwrap());
-    let config = RelayConfig::new(
+    RelayConfig::new(
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         upstream,
         SECRET_KEY,
@@ -132,8 +137,7 @@ pub async fn start_relay(upstream: &str, journal: &std::path::Path) -> Relay {
         |name| (name == HS256_ENV).then(|| HS256_SECRET.to_owned()),
         store,
     )
-    .unwrap();
-    Relay::start(config).await.unwrap()
+    .unwrap()
 }
 
 /// One HTTP answer, read whole.
