@@ -76,6 +76,9 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
         return Err(CliError::usage("--journal names the batch journal"));
     };
     let target = JournalTarget::parse(journal_arg);
+    if let JournalTarget::Postgres(url) = &target {
+        crate::journal::postgres::parse_url(url).map_err(|e| CliError::usage(e.to_string()))?;
+    }
     if args.status {
         return status(&target, args, out).await;
     }

@@ -173,9 +173,13 @@ impl Drop for PgJournal {
 
 /// Parses a `postgres://` URL; the error never repeats the URL (it may
 /// hold a password).
-fn parse_url(url: &str) -> Result<(Config, String), JournalError> {
-    let mut config = Config::from_str(url)
-        .map_err(|e| JournalError(format!("invalid PostgreSQL URL in --journal: {e}")))?;
+pub fn parse_url(url: &str) -> Result<(Config, String), JournalError> {
+    let mut config = Config::from_str(url).map_err(|e| {
+        JournalError(format!(
+            "invalid PostgreSQL URL in --journal ({e}); expected \
+             postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+        ))
+    })?;
     if config.get_hosts().is_empty() {
         return Err(JournalError(
             "invalid PostgreSQL URL in --journal: it names no host".to_owned(),
