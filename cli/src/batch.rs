@@ -135,7 +135,7 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
     let sent = send_all(&client, &mut journal, concurrency, &mut report).await;
     let after = journal.counts().await;
     match (sent, after) {
-        (Ok(()), Ok(after)) => Ok(report.finish(&journal, before, after)),
+        (Ok(()), Ok(after)) => Ok(report.finish(&journal, after)),
         (Err(e), _) | (Ok(()), Err(e)) => Ok(report.fail(&journal_failure(e))),
     }
 }
@@ -516,10 +516,9 @@ impl Report {
 
     /// Ends the report with the summary; exit 0 only if every row of the
     /// run succeeded.
-    fn finish(mut self, journal: &Journal, before: StateCounts, after: StateCounts) -> Exit {
+    fn finish(mut self, journal: &Journal, after: StateCounts) -> Exit {
         self.progress.finish_and_clear();
-        let all_succeeded =
-            after.total() > 0 && after.succeeded == after.total() || after.total() == 0;
+        let all_succeeded = after.succeeded == after.total();
         let shared = matches!(journal, Journal::Postgres(_));
         if let Some(mut w) = self.json.take() {
             let mut summary = self.summary.to_json(after.total());
@@ -530,7 +529,7 @@ impl Report {
             let _ = w.flush();
         } else {
             self.summary
-                .print(&journal.describe(), before, after, shared, self.out);
+                .print(&journal.describe(), after, shared, self.out);
         }
         if all_succeeded {
             Exit::Success
@@ -664,14 +663,7 @@ impl Summary {
         })
     }
 
-    fn print(
-        &self,
-        journal: &str,
-        before: StateCounts,
-        after: StateCounts,
-        shared: bool,
-        out: Output,
-    ) {
+    fn print(&self, journal: &str, after: StateCounts, shared: bool, out: Output) {
         let row = |label: &str, count: u64, note: &str| {
             let note = if count > 0 { note } else { "" };
             let text = format!("  {label:<28} {count:>8}  {note}");
@@ -719,7 +711,6 @@ impl Summary {
         }
         let total = after.total();
         row("total", total, "");
-        let _ = before;
         if total == 0 {
             out.line("The file has no rows to refund.");
         } else if after.succeeded == total {
