@@ -78,7 +78,7 @@ enum Command {
 /// Arguments of `refundkit refund`.
 #[derive(Debug, Args)]
 #[command(
-    group(ArgGroup::new("target").required(true).args(["checkout_id", "from"])),
+    group(ArgGroup::new("target").required(true).args(["checkout_id", "from", "status"])),
     after_help = "The secret key is read from REFUNDKIT_SECRET_KEY (never from a flag) and is \
                   only ever shown masked.\n\n\
                   With --from, each CSV row is `checkout_id[,amount][,key=value...]`; a header \
@@ -86,7 +86,13 @@ enum Command {
                   validated before anything is sent. The journal stores each row's idempotency \
                   key before its request is sent: rerun the same command after a crash or \
                   failure and rows already refunded are skipped, rows with an unknown outcome \
-                  are re-sent with their stored key, so nothing is refunded twice."
+                  are re-sent with their stored key, so nothing is refunded twice. Each row's \
+                  key is stable: an `idempotency_key` column (named in a header row), else an \
+                  HMAC of the row's fields keyed with the secret key, so even a fresh journal \
+                  never refunds a row twice.\n\n\
+                  With --journal postgres://USER:PASSWORD@HOST:PORT/DB any number of processes \
+                  on any machines share one run: rows are imported once, claimed under a lease \
+                  and taken over when a worker dies. --status prints a journal's counts."
 )]
 struct RefundArgs {
     /// The checkout to refund (`ch_…`).
@@ -119,9 +125,29 @@ struct RefundArgs {
     #[arg(long, value_name = "FILE.csv", requires = "journal")]
     from: Option<PathBuf>,
 
-    /// The SQLite journal of a --from run (created if missing).
-    #[arg(long, value_name = "FILE.db", requires = "from")]
-    journal: Option<PathBuf>,
+    /// The journal of a --from run: a SQLite file (created if missing) or
+    /// a PostgreSQL URL shared by many workers.
+    #[arg(long, value_name = "FILE.db|postgres://…")]
+    journal: Option<String>,
+
+    /// Print the journal's per-state counts (and each worker's progress on
+    /// PostgreSQL) instead of sending anything.
+    #[arg(long, requires = "journal", conflicts_with = "from")]
+    status: bool,
+
+    /// Re-send rows that failed with a definite error (e.g. a wrong key or
+    /// an unpaid checkout) once the cause is fixed, with their stored keys.
+    #[arg(long, requires = "from")]
+    retry_failed: bool,
+
+    /// The run's name in a PostgreSQL journal [default: the CSV's SHA-256].
+    #[arg(long, value_name = "NAME")]
+    run: Option<String>,
+
+    /// How long a PostgreSQL worker holds a claimed row without a heartbeat
+    /// before others take it over, e.g. 60s, 2m, 500ms [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "from")]
+    lease: Option<std::time::Duration>,
 
     /// Refunds in flight at once with --from [default: 8].
     #[arg(
@@ -247,6 +273,36 @@ fn parse_key_value(arg: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("expected KEY=VALUE, got {arg:?}"))
 }
 
+/// A duration: a number with `ms`, `s`, `m` or `h` (plain numbers are seconds).
+fn parse_duration(arg: &str) -> Result<std::time::Duration, String> {
+    let arg = arg.trim();
+    let split = arg
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(arg.len());
+    let (number, unit) = arg.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 60s, 2m or 500ms, got {arg:?}"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {arg:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    std::time::Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| {
+            *d >= std::time::Duration::from_millis(100)
+                && *d <= std::time::Duration::from_secs(86_400)
+        })
+        .ok_or_else(|| format!("{arg:?} must be between 100ms and 24h"))
+}
+
 /// Splits `name: value` at the first `:`, trimming both sides.
 fn parse_header(arg: &str) -> Result<(String, String), String> {
     arg.split_once(':')
@@ -286,7 +342,7 @@ fn main() -> ExitCode {
 async fn run(command: Command, out: Output) -> Result<Exit, CliError> {
     match command {
         Command::Demo => demo::run(out).await,
-        Command::Refund(args) if args.from.is_some() => batch::run(&args, out).await,
+        Command::Refund(args) if args.from.is_some() || args.status => batch::run(&args, out).await,
         Command::Refund(args) => refund_cmd::run(&args, out).await,
         Command::Webhook(WebhookCommand::Verify(args)) => webhook_cmd::verify(&args, out),
         Command::Emulator(args) => emulator_cmd::run(&args, out).await,
