@@ -177,6 +177,13 @@ test('bad configuration throws ConfigurationError and bad input rejects with Inv
   const input = await rejection(refundkit.InvalidInputError, emulator.client().refund('ch_1', { amount: '100' }));
   assert.equal(input.field, 'amount');
   assert.equal(input.idempotencyKey, null);
+  for (const amount of [Number.NaN, Number.POSITIVE_INFINITY, true, [1], { cents: 1 }]) {
+    const error = await rejection(refundkit.InvalidInputError, emulator.client().refund('ch_1', { amount }));
+    assert.equal(error.field, 'amount');
+  }
+  assert.equal((await rejection(refundkit.InvalidInputError, emulator.client().refund(42))).field, 'checkout_id');
+  assert.equal((await rejection(refundkit.InvalidInputError,
+    emulator.client().refund('ch_1', { idempotencyKey: 7 }))).field, 'idempotency_key');
   thrown(TypeError, () => new refundkit.Client(42));
 });
 

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use napi::bindgen_prelude::Object;
-use napi::{Env, Status};
+use napi::bindgen_prelude::{Either, Object, Unknown};
+use napi::{Env, Status, ValueType};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -176,7 +176,7 @@ impl NativeClient {
         &self,
         env: &Env,
         checkout_id: Value,
-        amount: Option<Value>,
+        amount: Option<Either<f64, Unknown<'_>>>,
         metadata: Option<Value>,
         idempotency_key: Option<Value>,
     ) -> napi::Result<RefundCall> {
@@ -249,6 +249,18 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
+/// A JavaScript type, for error messages.
+fn js_type_name(value_type: ValueType) -> &'static str {
+    match value_type {
+        ValueType::Null => "null",
+        ValueType::Boolean => "a boolean",
+        ValueType::String => "a string",
+        ValueType::Object => "an object",
+        ValueType::BigInt => "a bigint",
+        _ => "this value",
+    }
+}
+
 fn text(field: &'static str, value: Value) -> refundkit::Result<String> {
     match value {
         Value::String(s) => Ok(s),
@@ -259,25 +271,23 @@ fn text(field: &'static str, value: Value) -> refundkit::Result<String> {
     }
 }
 
-/// An amount in cents: only an integral number. Integers beyond `i64`
-/// saturate so that core's range check reports them.
-fn cents(value: Value) -> refundkit::Result<i64> {
-    let not_cents = |problem: &str| refundkit::validate::invalid_argument("amount", problem);
-    let Value::Number(number) = &value else {
-        return Err(refundkit::validate::invalid_argument(
+/// An amount in cents: only an integral number (NaN and infinities are
+/// not). Integers beyond `i64` saturate so that core's range check reports
+/// them.
+fn cents(value: Either<f64, Unknown<'_>>) -> refundkit::Result<i64> {
+    match value {
+        Either::A(number) if number.fract() == 0.0 => Ok(number as i64),
+        Either::A(_) => Err(refundkit::validate::invalid_argument(
+            "amount",
+            "must be an integer number of cents",
+        )),
+        Either::B(other) => Err(refundkit::validate::invalid_argument(
             "amount",
             format_args!(
                 "must be an integer number of cents, not {}",
-                type_name(&value)
+                other.get_type().map_or("this value", js_type_name)
             ),
-        ));
-    };
-    if let Some(whole) = number.as_i64() {
-        return Ok(whole);
-    }
-    match number.as_f64() {
-        Some(f) if f.fract() == 0.0 => Ok(f as i64),
-        _ => Err(not_cents("must be an integer number of cents")),
+        )),
     }
 }
 
