@@ -1,0 +1,216 @@
+// Type declarations of the `refundkit` npm package (hand-written; checked
+// by `tsc --noEmit --strict` over examples/ in scripts/test-node).
+
+/// <reference types="node" />
+
+export interface ClientOptions {
+  /** Default `https://payments.yoco.com`; plain `http` only for loopback hosts. */
+  baseUrl?: string;
+  /** Retries after the first attempt (default 2, at most 10). */
+  maxRetries?: number;
+  /** Time allowed for one attempt, in milliseconds (default 30 000). */
+  timeoutMs?: number;
+  /** Time allowed for all attempts of one call, in milliseconds (default 90 000). */
+  totalTimeoutMs?: number;
+}
+
+export interface RefundOptions {
+  /** Cents to refund; omitted: everything still refundable. */
+  amount?: number;
+  /** String to string, to reconcile with your own records. */
+  metadata?: Record<string, string>;
+  /** Sent on every attempt; default a fresh UUIDv4 per call. */
+  idempotencyKey?: string;
+  /** Aborting rejects the call with an `AbortError` that carries the key. */
+  signal?: AbortSignal;
+}
+
+/** An accepted refund. Final confirmation arrives as a `refund.succeeded` webhook. */
+export interface Refund {
+  /** The refunded checkout (`ch_…`). */
+  readonly checkoutId: string;
+  /** The refund (`rfd_…`); webhooks carry the same id. */
+  readonly refundId: string;
+  /** The status the service reported, e.g. `successful` (unknown values are kept). */
+  readonly status: string;
+  /** The service's message, e.g. `Your refund has been processed`. */
+  readonly message: string | null;
+  /** The idempotency key actually sent: persist it to retry safely. */
+  readonly idempotencyKey: string;
+  /** Whether the service replayed an earlier answer for this key. */
+  readonly replayed: boolean;
+  /** How many HTTP attempts this call made. */
+  readonly attempts: number;
+  /** The service's request id (`x-request-id`), when it sent one. */
+  readonly requestId: string | null;
+}
+
+/**
+ * Refunds through the Checkout API. Share one instance per process: it
+ * pools connections, and refunds run on the addon's own threads, never
+ * blocking the event loop. `util.inspect` shows the key masked.
+ */
+export class Client {
+  /** Throws `ConfigurationError` for a bad key, base URL or limit. */
+  constructor(secretKey: string, options?: ClientOptions);
+  /** The base URL, without a trailing slash. */
+  readonly baseUrl: string;
+  /**
+   * Refunds `checkoutId` (all that is left, or `amount` cents). Rejects with
+   * an `InvalidInputError` before any I/O for bad arguments, another
+   * `RefundKitError` subclass when the call fails, or an `AbortError` when
+   * `signal` aborts it; each carries the idempotency key to retry with.
+   */
+  refund(checkoutId: string, options?: RefundOptions): Promise<Refund>;
+  toJSON(): { secretKey: string; baseUrl: string };
+}
+
+/** Header names to values; names compare case-insensitively. */
+export type WebhookHeaders =
+  | Headers
+  | Map<string, string>
+  | Iterable<readonly [string, string]>
+  | Record<string, string | string[] | undefined>;
+
+export interface WebhookVerifierOptions {
+  /** How far `webhook-timestamp` may be from now, in seconds (default 300). */
+  toleranceSeconds?: number;
+}
+
+/** A verified webhook event. Fields absent from the payload are `null`. */
+export interface WebhookEvent {
+  /** The event id (`evt_…`). */
+  readonly id: string;
+  /** The `webhook-id` header: deduplicate deliveries on this. */
+  readonly webhookId: string;
+  /** The event type, e.g. `refund.succeeded`. */
+  readonly type: string;
+  /** `createdDate`, as sent. */
+  readonly createdDate: string | null;
+  /** The raw `payload` object (empty when the event has none). */
+  readonly payload: Record<string, unknown>;
+  /** The refund (`rfd_…`) of a `refund.*` event. */
+  readonly refundId: string | null;
+  /** The checkout refunded or paid (`ch_…`). */
+  readonly checkoutId: string | null;
+  /** The payment refunded or made (`p_…`). */
+  readonly paymentId: string | null;
+  /** Cents refunded by this refund, or paid. */
+  readonly amount: number | null;
+  /** Currency code, e.g. `ZAR`. */
+  readonly currency: string | null;
+  /** `succeeded` or `failed`. */
+  readonly status: string | null;
+  /** `live` or `test`. */
+  readonly mode: string | null;
+  /** Why the refund failed (`refund.failed` only). */
+  readonly failureReason: string | null;
+}
+
+/** Verifies Standard Webhooks signatures and parses the events. */
+export class WebhookVerifier {
+  /** One `whsec_…` secret, or several while rotating. */
+  constructor(secret: string | readonly string[], options?: WebhookVerifierOptions);
+  /**
+   * Verifies one delivery. `rawBody` is the body exactly as received (a
+   * parsed object throws a `TypeError` saying so). Throws
+   * `WebhookVerificationError` with the reason. `options.now` (Unix
+   * seconds) replaces the clock.
+   */
+  verify(
+    headers: WebhookHeaders,
+    rawBody: Buffer | Uint8Array | ArrayBuffer | string,
+    options?: { now?: number },
+  ): WebhookEvent;
+}
+
+/** A deterministic (UUIDv5) idempotency key: the same value in every language. */
+export function idempotencyKeyFor(namespace: string, ...parts: string[]): string;
+
+/** Every kind of failure, as `RefundKitError.kind`. */
+export type ErrorKind =
+  | 'configuration'
+  | 'invalid_input'
+  | 'authentication'
+  | 'not_found'
+  | 'invalid_request'
+  | 'already_refunded'
+  | 'idempotency_conflict'
+  | 'idempotency_mismatch'
+  | 'rate_limited'
+  | 'server'
+  | 'network'
+  | 'timeout'
+  | 'unexpected_response'
+  | 'webhook_verification';
+
+/**
+ * Base class of every refundkit error. `message` is a sentence for people
+ * (never the secret key). When `outcomeUnknown` is true the refund may have
+ * been made although the call failed: retry later with `idempotencyKey`.
+ */
+export class RefundKitError extends Error {
+  /** A stable snake_case name of what went wrong. */
+  readonly kind: ErrorKind;
+  /** The explanation alone: the server's message when it gave one. */
+  readonly explanation: string;
+  /** For invalid input and configuration: the argument at fault. */
+  readonly field: string | null;
+  /** The HTTP status, when the service answered. */
+  readonly status: number | null;
+  /** The service's `errorCode`. */
+  readonly errorCode: string | null;
+  /** The service's request id (`x-request-id`). */
+  readonly requestId: string | null;
+  /** The idempotency key the call sent (null when nothing was sent). */
+  readonly idempotencyKey: string | null;
+  /** The raw response body. */
+  readonly body: string | null;
+  /** Whether the same request (same key) may succeed later. */
+  readonly retryable: boolean;
+  /** Whether the refund may have been made although this call failed. */
+  readonly outcomeUnknown: boolean;
+  /** How many HTTP attempts were made (0 when nothing was sent). */
+  readonly attempts: number;
+  /** The service's `Retry-After`, in milliseconds. */
+  readonly retryAfterMs: number | null;
+}
+/** A bad secret key, base URL, limit or webhook secret. */
+export class ConfigurationError extends RefundKitError {}
+/** A bad argument (`field` names it); nothing was sent. */
+export class InvalidInputError extends RefundKitError {}
+/** The service answered with an error; `status` is set. */
+export class ApiError extends RefundKitError {}
+/** 401/403: the secret key is missing or wrong. */
+export class AuthenticationError extends ApiError {}
+/** 404: the checkout does not exist for this key. */
+export class NotFoundError extends ApiError {}
+/** 400: the refund was refused. */
+export class InvalidRequestError extends ApiError {}
+/** 400: nothing is left to refund on this checkout. */
+export class AlreadyRefundedError extends InvalidRequestError {}
+/** 409: a request with this key is still being processed. */
+export class IdempotencyConflictError extends ApiError {}
+/** 422: this key was used for a different request. */
+export class IdempotencyMismatchError extends ApiError {}
+/** 429: too many requests; see `retryAfterMs`. */
+export class RateLimitError extends ApiError {}
+/** 5xx: the service failed. */
+export class ServerError extends ApiError {}
+/** An answer the API does not document. */
+export class UnexpectedResponseError extends ApiError {}
+/** No HTTP answer: connection refused or reset, TLS or DNS failure. */
+export class NetworkError extends RefundKitError {}
+/** No answer in time (per attempt or in total). */
+export class TimeoutError extends NetworkError {}
+/** A webhook failed its signature, timestamp or format checks. */
+export class WebhookVerificationError extends RefundKitError {}
+
+/** A refund abandoned through its `AbortSignal`; `cause` is the signal's reason. */
+export class AbortError extends Error {
+  readonly name: 'AbortError';
+  readonly code: 'ABORT_ERR';
+  /** Retry with this key: the request may already have reached the service. */
+  readonly idempotencyKey: string;
+  readonly outcomeUnknown: true;
+}

@@ -1,0 +1,211 @@
+'use strict';
+// refundkit for Node.js: refunds through the Checkout API (idempotent,
+// retried, precisely typed errors) and webhook verification, backed by the
+// Rust core through a native addon (bindings/node).
+//
+// This file converts arguments and results; every decision (validation,
+// retries, parsing, signatures) is made in the core.
+
+const util = require('node:util');
+const native = require('./native.js');
+const errors = require('./errors.js');
+
+const { AbortError, fromNative, isNative } = errors;
+
+/** `node 20.11.1`, for the User-Agent. */
+const RUNTIME = `node ${process.versions.node}`;
+
+/** Runs a native call, turning a native error object into its exception. */
+function nativeCall(call) {
+  try {
+    return call();
+  } catch (thrown) {
+    throw isNative(thrown) ? fromNative(thrown) : thrown;
+  }
+}
+
+function checkType(name, value, type) {
+  if (value !== undefined && typeof value !== type) {
+    throw new TypeError(`${name} must be a ${type}, not ${value === null ? 'null' : typeof value}`);
+  }
+}
+
+/**
+ * Refunds through the Checkout API. One instance is meant to be shared by
+ * the whole process: it pools connections, and refunds run on the addon's
+ * own threads, never blocking the event loop.
+ */
+class Client {
+  #native;
+
+  /**
+   * @param {string} secretKey `sk_live_…` or `sk_test_…`
+   * @param {{baseUrl?: string, maxRetries?: number, timeoutMs?: number, totalTimeoutMs?: number}} [options]
+   */
+  constructor(secretKey, options = {}) {
+    if (typeof secretKey !== 'string') {
+      throw new TypeError('secretKey must be a string (sk_live_… or sk_test_…)');
+    }
+    const { baseUrl, maxRetries, timeoutMs, totalTimeoutMs } = options;
+    checkType('baseUrl', baseUrl, 'string');
+    checkType('maxRetries', maxRetries, 'number');
+    checkType('timeoutMs', timeoutMs, 'number');
+    checkType('totalTimeoutMs', totalTimeoutMs, 'number');
+    this.#native = nativeCall(
+      () => new native.NativeClient(secretKey, baseUrl, maxRetries, timeoutMs, totalTimeoutMs, RUNTIME),
+    );
+  }
+
+  /** The base URL, without a trailing slash. */
+  get baseUrl() {
+    return this.#native.baseUrl;
+  }
+
+  /**
+   * Refunds `checkoutId`: all that is left, or `amount` cents.
+   *
+   * Sends one idempotency key on every attempt: `idempotencyKey`, or a
+   * fresh UUIDv4. It is on the result, on every error, and on the
+   * `AbortError` when `signal` aborts the call: retry with it.
+   */
+  async refund(checkoutId, options = {}) {
+    const { amount, metadata, idempotencyKey, signal } = options;
+    const call = nativeCall(() => this.#native.prepare(checkoutId, amount, metadata, idempotencyKey));
+    let outcome;
+    if (signal === undefined) {
+      outcome = await this.#native.send(call);
+    } else {
+      if (signal.aborted) throw new AbortError(call.idempotencyKey, signal.reason);
+      const abort = () => call.cancel();
+      signal.addEventListener('abort', abort, { once: true });
+      try {
+        outcome = await this.#native.send(call);
+      } finally {
+        signal.removeEventListener('abort', abort);
+      }
+    }
+    if (outcome.refund !== undefined) return outcome.refund;
+    if (outcome.error !== undefined) throw fromNative(outcome.error);
+    throw new AbortError(call.idempotencyKey, signal?.reason);
+  }
+
+  /** What `util.inspect` and `console.log` show: never the secret key. */
+  [util.inspect.custom]() {
+    return `Client { secretKey: '${this.#native.maskedSecretKey}', baseUrl: '${this.#native.baseUrl}' }`;
+  }
+
+  toJSON() {
+    return { secretKey: this.#native.maskedSecretKey, baseUrl: this.#native.baseUrl };
+  }
+
+  toString() {
+    return util.inspect(this);
+  }
+}
+
+const PARSED_BODY_HELP =
+  'rawBody must be the request body exactly as received, as a Buffer or string; ' +
+  'this looks like a body already parsed as JSON, and re-serialising it changes the bytes ' +
+  'the signature covers. Read the raw bytes instead (in Express: ' +
+  "express.raw({ type: 'application/json' }) on the webhook route)";
+
+function rawBytes(rawBody) {
+  if (typeof rawBody === 'string' || rawBody instanceof Uint8Array) return rawBody;
+  if (rawBody instanceof ArrayBuffer) return new Uint8Array(rawBody);
+  if (typeof rawBody === 'object' && rawBody !== null) throw new TypeError(PARSED_BODY_HELP);
+  throw new TypeError(`rawBody must be a Buffer or string, not ${rawBody === null ? 'null' : typeof rawBody}`);
+}
+
+/**
+ * Headers as a flat [name, value, …] list: from a fetch `Headers`, a
+ * `Map`, an array of pairs, or an object such as `req.headers` (array
+ * values give one pair each, so duplicates stay visible to the core).
+ */
+function headerList(headers) {
+  if (typeof headers !== 'object' || headers === null) {
+    throw new TypeError('headers must be an object, Headers, Map or array of [name, value] pairs');
+  }
+  const pairs = typeof headers[Symbol.iterator] === 'function' ? headers : Object.entries(headers);
+  const flat = [];
+  for (const [name, value] of pairs) {
+    if (value === undefined) continue;
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (typeof name !== 'string' || typeof one !== 'string') {
+        throw new TypeError('headers must map string names to string values');
+      }
+      flat.push(name, one);
+    }
+  }
+  return flat;
+}
+
+/** Verifies Standard Webhooks signatures and parses the events. */
+class WebhookVerifier {
+  #native;
+  #secrets;
+
+  /**
+   * @param {string | string[]} secret one `whsec_…` secret, or several while rotating
+   * @param {{toleranceSeconds?: number}} [options] how far `webhook-timestamp` may be from now (300)
+   */
+  constructor(secret, options = {}) {
+    const secrets = typeof secret === 'string' ? [secret] : secret;
+    if (!Array.isArray(secrets) || !secrets.every((s) => typeof s === 'string')) {
+      throw new TypeError('secret must be a string or an array of strings (whsec_…)');
+    }
+    const { toleranceSeconds = 300 } = options;
+    checkType('toleranceSeconds', toleranceSeconds, 'number');
+    this.#native = nativeCall(() => new native.NativeWebhookVerifier(secrets, toleranceSeconds));
+    this.#secrets = secrets.length;
+  }
+
+  /**
+   * Verifies one delivery and returns its event; throws
+   * `WebhookVerificationError` with the reason. `options.now` (Unix
+   * seconds) replaces the clock.
+   */
+  verify(headers, rawBody, options) {
+    const body = rawBytes(rawBody);
+    const list = headerList(headers);
+    const now = options?.now;
+    checkType('now', now, 'number');
+    return nativeCall(() => this.#native.verify(list, body, now));
+  }
+
+  [util.inspect.custom]() {
+    return `WebhookVerifier { secrets: ${this.#secrets}, toleranceSeconds: ${this.#native.toleranceSeconds} }`;
+  }
+}
+
+/**
+ * A deterministic (UUIDv5) idempotency key for `parts` within `namespace`:
+ * the same arguments give the same key in every language and process.
+ */
+function idempotencyKeyFor(namespace, ...parts) {
+  checkType('namespace', namespace, 'string');
+  if (!parts.every((p) => typeof p === 'string')) throw new TypeError('parts must be strings');
+  return nativeCall(() => native.idempotencyKeyFor(namespace, parts));
+}
+
+module.exports = {
+  Client,
+  WebhookVerifier,
+  idempotencyKeyFor,
+  RefundKitError: errors.RefundKitError,
+  ConfigurationError: errors.ConfigurationError,
+  InvalidInputError: errors.InvalidInputError,
+  ApiError: errors.ApiError,
+  AuthenticationError: errors.AuthenticationError,
+  NotFoundError: errors.NotFoundError,
+  InvalidRequestError: errors.InvalidRequestError,
+  AlreadyRefundedError: errors.AlreadyRefundedError,
+  IdempotencyConflictError: errors.IdempotencyConflictError,
+  IdempotencyMismatchError: errors.IdempotencyMismatchError,
+  RateLimitError: errors.RateLimitError,
+  ServerError: errors.ServerError,
+  UnexpectedResponseError: errors.UnexpectedResponseError,
+  NetworkError: errors.NetworkError,
+  TimeoutError: errors.TimeoutError,
+  WebhookVerificationError: errors.WebhookVerificationError,
+  AbortError,
+};
