@@ -159,8 +159,8 @@ async fn send_all(
     window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let now = tokio::time::Instant::now();
-        if !exhausted && queue.is_empty() && in_flight.len() < concurrency && now >= claim_again_at
-        {
+        // Claim the next page before the queue runs dry, so sends never wait.
+        if !exhausted && queue.len() < concurrency && now >= claim_again_at {
             let claimed = journal.claim(claim_size).await?;
             if claimed.is_empty() {
                 journal.record(&settled).await?;
@@ -567,8 +567,8 @@ fn sent_row_json(claimed: &Claimed, outcome: &Outcome) -> Value {
             "refund": refund_json(refund),
         }),
         Outcome::NotSuccessful(refund) => json!({
-            "outcome": "failed",
-            "state": RowState::Failed.as_str(),
+            "outcome": if refund.status.as_str() == "failed" { "failed" } else { "unknown" },
+            "state": Settled::of_refund(refund).state.as_str(),
             "refund": refund_json(refund),
             "error": { "kind": NOT_SUCCESSFUL, "message": format!("refund status {:?}", refund.status.as_str()) },
         }),
@@ -593,7 +593,11 @@ fn failure_line(claimed: &Claimed, outcome: &Outcome) -> Option<String> {
                 refund.status.as_str(),
                 refund.refund_id
             ),
-            " (--retry-failed re-sends it with the same key)",
+            if refund.status.as_str() == "failed" {
+                " (--retry-failed re-sends it once the cause is fixed)"
+            } else {
+                " (may still be refunded: rerun to ask again with the same key)"
+            },
         ),
         Outcome::Failed(error, state) => (
             format!("{}: {}", error.kind(), error.message()),
@@ -631,8 +635,12 @@ impl Summary {
                 self.succeeded += 1;
                 self.replayed += u64::from(refund.replayed);
             }
-            Outcome::NotSuccessful(_) => {
-                self.failed.entry(NOT_SUCCESSFUL.to_owned()).or_default().0 += 1;
+            Outcome::NotSuccessful(refund) => {
+                if Settled::of_refund(refund).state == RowState::Unknown {
+                    self.unknown += 1;
+                } else {
+                    self.failed.entry(NOT_SUCCESSFUL.to_owned()).or_default().0 += 1;
+                }
             }
             Outcome::Failed(_, RowState::Unknown) => self.unknown += 1,
             Outcome::Failed(error, state) => {
@@ -721,5 +729,27 @@ impl Summary {
                 total - after.succeeded
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_name_is_the_files_sha256_as_read_while_checking_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rows.csv");
+        let text = format!("checkout_id\n{}", "ch_1,100\nch_2\n".repeat(2_000));
+        std::fs::write(&path, &text).expect("write");
+        let (sha, errors) = check_file(&path).expect("check");
+        assert!(errors.is_empty());
+        let expected: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(sha, expected);
+        assert_eq!(run_name(None, &sha).expect("name"), sha);
+        assert!(run_name(Some(""), &sha).is_err());
     }
 }

@@ -188,6 +188,11 @@ pub fn parse_url(url: &str) -> Result<(Config, String), JournalError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
+    // Claims, outcomes and heartbeats need no fsync wait: a lost one leaves
+    // a row that is re-sent with its stored key and replayed. The import,
+    // which stores the keys, commits synchronously (`SET LOCAL`).
+    let options = config.get_options().unwrap_or_default().to_owned();
+    config.options(format!("{options} -c synchronous_commit=off").trim_start());
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
         Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
@@ -232,6 +237,8 @@ async fn migrate(pool: &Pool, target: &str) -> Result<(), JournalError> {
     let run = async {
         let mut client = pool.get().await?;
         let tx = client.transaction().await?;
+        tx.batch_execute("SET LOCAL synchronous_commit = on")
+            .await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
         tx.batch_execute(
@@ -348,6 +355,8 @@ impl PgJournal {
     ) -> Result<(), PgFailure> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        tx.batch_execute("SET LOCAL synchronous_commit = on")
+            .await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&format!("refundkit-run:{}", self.run)],
