@@ -363,7 +363,7 @@ impl Journal {
     /// After a claim found nothing: `None` when the run has nothing left
     /// for this process, or how long to wait before claiming again (other
     /// workers hold rows whose leases may yet run out).
-    pub async fn wait_for_more(&self) -> Result<Option<Duration>, JournalError> {
+    pub async fn wait_for_more(&mut self) -> Result<Option<Duration>, JournalError> {
         match self {
             Self::Sqlite(_) => Ok(None),
             Self::Postgres(j) => j.wait_for_more().await,
