@@ -465,16 +465,18 @@ impl PgJournal {
         let client = self.pool.get().await?;
         let statement = client
             .prepare_cached(
-                "WITH free AS (
+                // `line = ANY(ARRAY(...))` keeps the update on the primary
+                // key whatever the statistics say (a join with the claimed
+                // lines was planned as a scan of the whole run per line).
+                "UPDATE refundkit_rows r
+                 SET worker = $2, lease_until = now() + make_interval(secs => $4)
+                 WHERE r.run = $1 AND r.line = ANY(ARRAY(
                      SELECT line FROM refundkit_rows
                      WHERE run = $1 AND state IN ('pending', 'unknown')
                        AND (lease_until IS NULL OR lease_until < now())
                        AND last_worker IS DISTINCT FROM $2
                      ORDER BY line LIMIT $3
-                     FOR UPDATE SKIP LOCKED)
-                 UPDATE refundkit_rows r
-                 SET worker = $2, lease_until = now() + make_interval(secs => $4)
-                 FROM free WHERE r.run = $1 AND r.line = free.line
+                     FOR UPDATE SKIP LOCKED))
                  RETURNING r.line, r.checkout_id, r.amount, r.metadata, r.idempotency_key",
             )
             .await?;
