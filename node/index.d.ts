@@ -78,7 +78,8 @@ export interface WebhookVerifierOptions {
 }
 
 /** A verified webhook event. Fields absent from the payload are `null`. */
-export interface WebhookEvent {
+export class WebhookEvent {
+  private constructor();
   /** The event id (`evt_…`). */
   readonly id: string;
   /** The `webhook-id` header: deduplicate deliveries on this. */
@@ -87,7 +88,7 @@ export interface WebhookEvent {
   readonly type: string;
   /** `createdDate`, as sent. */
   readonly createdDate: string | null;
-  /** The raw `payload` object (empty when the event has none). */
+  /** The raw `payload` object (empty when the event has none), parsed on first access. */
   readonly payload: Record<string, unknown>;
   /** The refund (`rfd_…`) of a `refund.*` event. */
   readonly refundId: string | null;
@@ -105,6 +106,8 @@ export interface WebhookEvent {
   readonly mode: string | null;
   /** Why the refund failed (`refund.failed` only). */
   readonly failureReason: string | null;
+  /** The fields above, `payload` included. */
+  toJSON(): Record<string, unknown>;
 }
 
 /** Verifies Standard Webhooks signatures and parses the events. */

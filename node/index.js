@@ -139,6 +139,40 @@ function headerList(headers) {
   return flat;
 }
 
+/**
+ * A verified webhook event. Fields absent from the payload are `null`;
+ * `payload` is the raw payload object, parsed on first access.
+ */
+class WebhookEvent {
+  #payloadJson;
+  #payload;
+
+  constructor(fields) {
+    this.id = fields.id;
+    this.webhookId = fields.webhookId;
+    this.type = fields.type;
+    this.createdDate = fields.createdDate;
+    this.refundId = fields.refundId;
+    this.checkoutId = fields.checkoutId;
+    this.paymentId = fields.paymentId;
+    this.amount = fields.amount;
+    this.currency = fields.currency;
+    this.status = fields.status;
+    this.mode = fields.mode;
+    this.failureReason = fields.failureReason;
+    this.#payloadJson = fields.payloadJson;
+  }
+
+  get payload() {
+    if (this.#payload === undefined) this.#payload = JSON.parse(this.#payloadJson);
+    return this.#payload;
+  }
+
+  toJSON() {
+    return { ...this, payload: this.payload };
+  }
+}
+
 /** Verifies Standard Webhooks signatures and parses the events. */
 class WebhookVerifier {
   #native;
@@ -169,7 +203,7 @@ class WebhookVerifier {
     const list = headerList(headers);
     const now = options?.now;
     checkType('now', now, 'number');
-    return nativeCall(() => this.#native.verify(list, body, now));
+    return new WebhookEvent(nativeCall(() => this.#native.verify(list, body, now)));
   }
 
   [util.inspect.custom]() {
@@ -190,6 +224,7 @@ function idempotencyKeyFor(namespace, ...parts) {
 module.exports = {
   Client,
   WebhookVerifier,
+  WebhookEvent,
   idempotencyKeyFor,
   RefundKitError: errors.RefundKitError,
   ConfigurationError: errors.ConfigurationError,

@@ -65,6 +65,9 @@ test('an already parsed body gets an error saying to pass the raw bytes', () => 
 test('the event carries the payload and typed fields', () => {
   const event = new refundkit.WebhookVerifier(SECRET).verify(CASE.headers, BODY, { now: NOW });
   assert.deepEqual(event.payload, JSON.parse(BODY).payload);
+  assert.equal(event.payload, event.payload); // parsed once
+  assert.ok(event instanceof refundkit.WebhookEvent);
+  assert.deepEqual(JSON.parse(JSON.stringify(event)).payload, JSON.parse(BODY).payload);
   assert.equal(event.paymentId, 'p_xyz');
   assert.equal(event.currency, 'ZAR');
   assert.equal(event.mode, 'live');

@@ -20,8 +20,9 @@ pub struct NativeWebhookEvent {
     pub event_type: String,
     /// `createdDate`, as sent.
     pub created_date: Option<String>,
-    /// The raw `payload` object (empty when the event has none).
-    pub payload: Value,
+    /// The raw `payload` object as JSON (`{}` when the event has none);
+    /// `node/index.js` parses it on first access.
+    pub payload_json: String,
     /// The refund (`rfd_…`) of a `refund.*` event.
     pub refund_id: Option<String>,
     /// The checkout refunded or paid (`ch_…`).
@@ -52,16 +53,16 @@ impl From<refundkit::WebhookEvent> for NativeWebhookEvent {
         let currency = owned(event.currency());
         let status = owned(event.status());
         let mode = owned(event.mode());
-        let payload = match event.payload {
-            Value::Null => Value::Object(serde_json::Map::new()),
-            payload => payload,
+        let payload_json = match &event.payload {
+            Value::Null => "{}".to_owned(),
+            payload => payload.to_string(),
         };
         Self {
             id: event.id,
             webhook_id: event.webhook_id,
             event_type: event.event_type,
             created_date: event.created_date,
-            payload,
+            payload_json,
             refund_id,
             checkout_id,
             payment_id,
