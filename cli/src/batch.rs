@@ -1,148 +1,395 @@
-//! `refundkit refund --from FILE.csv --journal FILE.db`: many refunds with
-//! bounded concurrency, made safe to rerun by the journal.
+//! `refundkit refund --from FILE.csv --journal FILE.db|postgres://…`: many
+//! refunds with bounded concurrency, made safe to rerun (and, on
+//! PostgreSQL, to share between workers) by the journal.
 //!
-//! Order of work: read and validate every row (exit 2 if any is bad), build
-//! the client, commit every row's idempotency key, then send rows that are
-//! pending or unknown, recording each outcome as it arrives.
+//! Order of work: read and validate every row, streaming (exit 2 if any is
+//! bad), build the client, import every row with its stable key into the
+//! journal in one transaction, then claim rows in pages, send them, and
+//! commit their outcomes in groups. Memory does not grow with the file.
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal as _;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufWriter, IsTerminal as _, Write as _};
 use std::path::Path;
+use std::time::Duration;
 
-use futures::stream::{self, StreamExt as _};
+use futures::stream::{FuturesUnordered, StreamExt as _};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use refundkit::{Refund, RefundRequest};
+use refundkit::Refund;
 use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
 
-use crate::csv_rows::{read_rows, BatchRow, RowError};
+use crate::csv_rows::{RowError, RowReader};
 use crate::exit::{CliError, Exit};
-use crate::journal::{Entry, Journal, JournalError, RowState};
-use crate::output::{error_json, refund_json, Output};
-use crate::refund_cmd::client_from;
+use crate::journal::postgres::PgJournal;
+use crate::journal::sqlite::SettledRow;
+use crate::journal::{
+    Claimed, ImportError, Journal, JournalError, JournalTarget, RowErrors, RowState, RunOptions,
+    Settled, StateCounts, NOT_SUCCESSFUL,
+};
+use crate::output::{error_json, printable, refund_json, Output};
+use crate::refund_cmd::{client_from, SECRET_KEY_ENV};
 use crate::RefundArgs;
 
 /// Refunds in flight at once unless `--concurrency` says otherwise.
 const DEFAULT_CONCURRENCY: u16 = 8;
+/// A claimed row's lease unless `--lease` says otherwise.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// Outcomes committed together at most.
+const GROUP: usize = 512;
+/// Outcomes are committed at least this often.
+const GROUP_WINDOW: Duration = Duration::from_millis(100);
 
-/// What happened to one row in this run.
+/// What happened to one row sent by this process.
 enum Outcome {
-    /// Sent now and accepted.
+    /// Accepted with a successful status.
     Succeeded(Refund),
-    /// Sent now and not accepted; the row is left in `state`.
+    /// Accepted, but the status is not success (`failed`, `pending`, …).
+    NotSuccessful(Refund),
+    /// Not accepted; the row is left in `state`.
     Failed(refundkit::Error, RowState),
-    /// Not sent: the journal says it already succeeded or definitively failed.
-    Skipped(Entry),
 }
 
-/// Runs a batch; exit 0 only if every row has succeeded (now or before).
+impl Outcome {
+    fn of(result: Result<Refund, refundkit::Error>) -> Self {
+        match result {
+            Ok(refund) if refund.status.is_success() => Self::Succeeded(refund),
+            Ok(refund) => Self::NotSuccessful(refund),
+            Err(error) => {
+                let state = RowState::after_error(&error);
+                Self::Failed(error, state)
+            }
+        }
+    }
+
+    fn settled(&self, key: &str) -> Settled {
+        match self {
+            Self::Succeeded(refund) | Self::NotSuccessful(refund) => Settled::of_refund(refund),
+            Self::Failed(error, _) => Settled::of_error(key, error),
+        }
+    }
+}
+
+/// Runs a batch, or prints a journal's status; exit 0 only if every row
+/// of the run has succeeded (now or before).
 pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
-    let (Some(csv_path), Some(journal_path)) = (&args.from, &args.journal) else {
-        return Err(CliError::usage("--from and --journal go together"));
+    let Some(journal_arg) = &args.journal else {
+        return Err(CliError::usage("--journal names the batch journal"));
     };
-    let file = std::fs::File::open(csv_path)
-        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", csv_path.display())))?;
-    let rows = match read_rows(std::io::BufReader::new(file)) {
-        Ok(rows) => rows,
-        Err(errors) => {
-            report_invalid_rows(csv_path, &errors, out);
+    let target = JournalTarget::parse(journal_arg);
+    if let JournalTarget::Postgres(url) = &target {
+        crate::journal::postgres::parse_url(url).map_err(|e| CliError::usage(e.to_string()))?;
+    }
+    if args.status {
+        return status(&target, args, out).await;
+    }
+    let Some(csv_path) = &args.from else {
+        return Err(CliError::usage(
+            "--journal goes with --from FILE.csv (or --status)",
+        ));
+    };
+    if matches!(target, JournalTarget::Sqlite(_)) && (args.run.is_some() || args.lease.is_some()) {
+        return Err(CliError::usage(
+            "--run and --lease are for a PostgreSQL journal (--journal postgres://…)",
+        ));
+    }
+    let (csv_sha256, errors) = check_file(csv_path)?;
+    if !errors.is_empty() {
+        let (errors, more) = errors.into_parts();
+        report_invalid_rows(csv_path, &errors, more, out);
+        return Ok(Exit::Usage);
+    }
+    let client = client_from(args)?;
+    // client_from has checked that it is set and well-formed.
+    let secret_key = std::env::var(SECRET_KEY_ENV).unwrap_or_default();
+    let options = RunOptions {
+        run: run_name(args.run.as_deref(), &csv_sha256)?,
+        csv_sha256,
+        lease: args.lease.unwrap_or(DEFAULT_LEASE),
+        retry_failed: args.retry_failed,
+    };
+    let mut journal = Journal::open(&target, &options)
+        .await
+        .map_err(journal_failure)?;
+    // Every key is committed here, before the first request is sent.
+    match journal
+        .import(RowReader::new(open_csv(csv_path)?), &secret_key, &options)
+        .await
+    {
+        Ok(()) => {}
+        Err(ImportError::Rows(errors, more)) => {
+            report_invalid_rows(csv_path, &errors, more, out);
             return Ok(Exit::Usage);
         }
-    };
-    let client = client_from(args)?;
-    let mut journal = Journal::open(journal_path).map_err(journal_failure)?;
-    // Every key is committed here, before the first request is sent.
-    let entries = journal.prepare(&rows).map_err(journal_failure)?;
-
-    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(rows.len());
-    let mut to_send = Vec::new();
-    for (index, (row, entry)) in rows.iter().zip(entries).enumerate() {
-        if entry.state.needs_sending() {
-            let request = row.request.clone().idempotency_key(entry.idempotency_key);
-            to_send.push((index, request));
-            outcomes.push(None);
-        } else {
-            outcomes.push(Some(Outcome::Skipped(entry)));
-        }
+        Err(ImportError::Journal(e)) => return Err(journal_failure(e)),
     }
+    drop(secret_key);
 
     let concurrency = usize::from(args.concurrency.unwrap_or(DEFAULT_CONCURRENCY));
-    send_rows(
-        &client,
-        &rows,
-        to_send,
-        &journal,
-        concurrency,
-        out,
-        &mut outcomes,
-    )
-    .await?;
+    let mut report = Report::start(out, &journal.describe());
+    let before = journal.counts().await.map_err(journal_failure)?;
+    if let Journal::Sqlite(j) = &journal {
+        j.for_each_settled(|row| report.skipped(&row))
+            .map_err(journal_failure)?;
+    }
+    report.expect(before.pending + before.unknown);
+    let sent = send_all(&client, &mut journal, concurrency, &mut report).await;
+    let after = journal.counts().await;
+    match (sent, after) {
+        (Ok(()), Ok(after)) => Ok(report.finish(&journal, after)),
+        (Err(e), _) | (Ok(()), Err(e)) => Ok(report.fail(&journal_failure(e))),
+    }
+}
 
-    let outcomes: Vec<(&BatchRow, Outcome)> = rows
-        .iter()
-        .zip(outcomes)
-        .filter_map(|(row, outcome)| Some((row, outcome?)))
-        .collect();
-    let summary = Summary::of(&outcomes);
+/// Claims rows, sends them with at most `concurrency` in flight, and
+/// commits their outcomes in groups.
+async fn send_all(
+    client: &refundkit::Client,
+    journal: &mut Journal,
+    concurrency: usize,
+    report: &mut Report,
+) -> Result<(), JournalError> {
+    let claim_size = (concurrency * 4).clamp(64, GROUP);
+    let mut queue: VecDeque<Claimed> = VecDeque::new();
+    let mut in_flight = FuturesUnordered::new();
+    let mut settled: Vec<Settled> = Vec::with_capacity(GROUP);
+    // No row is left for this process to claim (rows in flight aside).
+    let mut exhausted = false;
+    let mut claim_again_at = tokio::time::Instant::now();
+    let mut window = tokio::time::interval(GROUP_WINDOW);
+    window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let now = tokio::time::Instant::now();
+        if !exhausted && queue.is_empty() && in_flight.len() < concurrency && now >= claim_again_at
+        {
+            let claimed = journal.claim(claim_size).await?;
+            if claimed.is_empty() {
+                journal.record(&settled).await?;
+                settled.clear();
+                match journal.wait_for_more().await? {
+                    None => exhausted = true,
+                    Some(pause) => claim_again_at = now + pause,
+                }
+            } else {
+                queue.extend(claimed);
+            }
+        }
+        while in_flight.len() < concurrency {
+            let Some(claimed) = queue.pop_front() else {
+                break;
+            };
+            let client = client.clone();
+            in_flight.push(async move {
+                let result = client.refund(claimed.request.clone()).await;
+                (claimed, result)
+            });
+        }
+        if in_flight.is_empty() {
+            if exhausted {
+                break;
+            }
+            tokio::time::sleep_until(claim_again_at).await;
+            continue;
+        }
+        tokio::select! {
+            Some((claimed, result)) = in_flight.next() => {
+                let outcome = Outcome::of(result);
+                settled.push(outcome.settled(claimed.key()));
+                report.sent(&claimed, &outcome);
+                if settled.len() >= GROUP {
+                    journal.record(&settled).await?;
+                    settled.clear();
+                }
+            }
+            _ = window.tick() => {
+                journal.record(&settled).await?;
+                settled.clear();
+            }
+        }
+    }
+    journal.record(&settled).await
+}
+
+/// `--status`: per-state counts (and, on PostgreSQL, each worker's progress).
+async fn status(target: &JournalTarget, args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
+    match target {
+        JournalTarget::Sqlite(path) => {
+            if !path.exists() {
+                return Err(CliError::usage(format!("no journal at {}", path.display())));
+            }
+            let journal =
+                crate::journal::sqlite::SqliteJournal::open(path).map_err(journal_failure)?;
+            let counts = journal.all_counts().map_err(journal_failure)?;
+            print_counts(out, &path.display().to_string(), &counts, &[]);
+            Ok(Exit::Success)
+        }
+        JournalTarget::Postgres(url) => {
+            let journal = PgJournal::open_for_status(url)
+                .await
+                .map_err(journal_failure)?;
+            let run = match &args.run {
+                Some(run) => run.clone(),
+                None => {
+                    let runs = journal.runs().await.map_err(journal_failure)?;
+                    match runs.as_slice() {
+                        [(run, _, _)] => run.clone(),
+                        [] => return Err(CliError::usage("the journal has no runs yet")),
+                        _ => {
+                            let names: Vec<String> = runs
+                                .iter()
+                                .map(|(run, rows, created)| {
+                                    format!("{run} ({rows} rows, {created})")
+                                })
+                                .collect();
+                            return Err(CliError::usage(format!(
+                                "the journal has {} runs; name one with --run: {}",
+                                runs.len(),
+                                names.join(", ")
+                            )));
+                        }
+                    }
+                }
+            };
+            let status = journal.status(&run).await.map_err(journal_failure)?;
+            let workers: Vec<Value> = status
+                .workers
+                .iter()
+                .map(|w| {
+                    json!({
+                        "worker": w.worker,
+                        "sent": w.sent,
+                        "succeeded": w.succeeded,
+                        "failed": w.failed,
+                        "unknown": w.unknown,
+                        "holding": w.holding,
+                        "secondsSinceHeartbeat": (w.seconds_since_heartbeat * 10.0).round() / 10.0,
+                    })
+                })
+                .collect();
+            print_counts(
+                out,
+                &format!("{} run {run}", journal.describe()),
+                &status.counts,
+                &workers,
+            );
+            Ok(Exit::Success)
+        }
+    }
+}
+
+fn print_counts(out: Output, journal: &str, counts: &StateCounts, workers: &[Value]) {
     if out.json {
         out.document(&json!({
-            "ok": summary.all_succeeded(),
-            "journal": journal_path.display().to_string(),
-            "summary": summary.to_json(),
-            "rows": outcomes.iter().map(|(row, o)| row_json(row, o)).collect::<Vec<_>>(),
+            "ok": true,
+            "journal": journal,
+            "counts": counts_json(counts),
+            "workers": workers,
         }));
-    } else {
-        summary.print(journal_path, out);
+        return;
     }
-    Ok(if summary.all_succeeded() {
-        Exit::Success
-    } else {
-        Exit::Failure
+    out.line(format_args!("Journal {journal}"));
+    for (label, count) in [
+        ("succeeded", counts.succeeded),
+        ("failed", counts.failed),
+        ("unknown", counts.unknown),
+        ("pending", counts.pending),
+        ("total", counts.total()),
+    ] {
+        out.line(format_args!("  {label:<12} {count:>9}"));
+    }
+    if !workers.is_empty() {
+        out.line("Workers (sent / succeeded / failed / unknown, rows held, last heartbeat)");
+        for w in workers {
+            out.line(format_args!(
+                "  {}  {} / {} / {} / {}  holding {}  {}s ago",
+                w["worker"].as_str().unwrap_or_default(),
+                w["sent"],
+                w["succeeded"],
+                w["failed"],
+                w["unknown"],
+                w["holding"],
+                w["secondsSinceHeartbeat"],
+            ));
+        }
+    }
+}
+
+fn counts_json(counts: &StateCounts) -> Value {
+    json!({
+        "pending": counts.pending,
+        "succeeded": counts.succeeded,
+        "failed": counts.failed,
+        "unknown": counts.unknown,
+        "total": counts.total(),
     })
 }
 
-/// Sends `to_send` (row index, request with its stored key) with at most
-/// `concurrency` in flight, recording each outcome as soon as it arrives.
-async fn send_rows(
-    client: &refundkit::Client,
-    rows: &[BatchRow],
-    to_send: Vec<(usize, RefundRequest)>,
-    journal: &Journal,
-    concurrency: usize,
-    out: Output,
-    outcomes: &mut [Option<Outcome>],
-) -> Result<(), CliError> {
-    let progress = progress_bar(to_send.len() as u64);
-    let mut results = stream::iter(to_send)
-        .map(|(index, request)| {
-            let client = client.clone();
-            async move { (index, client.refund(request).await) }
-        })
-        .buffer_unordered(concurrency);
-    while let Some((index, result)) = results.next().await {
-        let row = &rows[index];
-        let outcome = match result {
-            Ok(refund) => {
-                journal
-                    .record_success(row, &refund)
-                    .map_err(journal_failure)?;
-                Outcome::Succeeded(refund)
-            }
-            Err(error) => {
-                let state = RowState::after_error(&error);
-                journal
-                    .record_failure(row, &error, state)
-                    .map_err(journal_failure)?;
-                if !out.json {
-                    progress.suspend(|| out.line(failure_line(row, &error, state)));
-                }
-                Outcome::Failed(error, state)
-            }
-        };
-        outcomes[index] = Some(outcome);
-        progress.inc(1);
+/// Opens the CSV file, buffered; an unreadable file is a usage error.
+fn open_csv(path: &Path) -> Result<std::io::BufReader<std::fs::File>, CliError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| CliError::usage(format!("cannot read {}: {e}", path.display())))?;
+    Ok(std::io::BufReader::with_capacity(64 * 1024, file))
+}
+
+/// Reads the whole file once, streaming: its SHA-256 and its bad rows.
+fn check_file(path: &Path) -> Result<(String, RowErrors), CliError> {
+    let mut input = HashingReader {
+        inner: open_csv(path)?,
+        sha: Sha256::new(),
+    };
+    let mut errors = RowErrors::default();
+    for item in RowReader::new(&mut input) {
+        if let Err(error) = item {
+            errors.push(error);
+        }
     }
-    progress.finish_and_clear();
-    Ok(())
+    let digest = input.sha.finalize();
+    Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), errors))
+}
+
+/// A reader that hashes what is read through it.
+struct HashingReader<R> {
+    inner: R,
+    sha: Sha256,
+}
+
+impl<R: BufRead> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let available = self.fill_buf()?;
+            let n = available.len().min(buf.len());
+            buf[..n].copy_from_slice(&available[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for HashingReader<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        // The buffer is unchanged since fill_buf: hash what is consumed.
+        if let Ok(buffer) = self.inner.fill_buf() {
+            self.sha.update(&buffer[..amount.min(buffer.len())]);
+        }
+        self.inner.consume(amount);
+    }
+}
+
+/// `--run`, or the CSV's SHA-256.
+fn run_name(arg: Option<&str>, csv_sha256: &str) -> Result<String, CliError> {
+    match arg {
+        None => Ok(csv_sha256.to_owned()),
+        Some(name) if (1..=128).contains(&name.len()) && !name.chars().any(char::is_control) => {
+            Ok(name.to_owned())
+        }
+        Some(_) => Err(CliError::usage(
+            "--run: must be 1 to 128 characters without control characters",
+        )),
+    }
 }
 
 /// A journal that cannot be written ends the run (exit 1); rows it had not
@@ -151,10 +398,10 @@ fn journal_failure(error: JournalError) -> CliError {
     CliError::failure("journal", error.to_string())
 }
 
-fn report_invalid_rows(path: &Path, errors: &[RowError], out: Output) {
+fn report_invalid_rows(path: &Path, errors: &[RowError], more: usize, out: Output) {
+    let count = errors.len() + more;
     let message = format!(
-        "{} invalid row(s) in {}; nothing was sent",
-        errors.len(),
+        "{count} invalid row(s) in {}; nothing was sent",
         path.display()
     );
     if out.json {
@@ -164,22 +411,29 @@ fn report_invalid_rows(path: &Path, errors: &[RowError], out: Output) {
             .collect();
         out.document(&json!({
             "ok": false,
-            "error": { "kind": "invalid_input", "message": message, "rows": rows },
+            "error": { "kind": "invalid_input", "message": message, "rows": rows, "more": more },
         }));
     } else {
         for error in errors {
-            out.note(format_args!("{}: {error}", path.display()));
+            out.note(format_args!(
+                "{}: {}",
+                path.display(),
+                printable(&error.to_string())
+            ));
+        }
+        if more > 0 {
+            out.note(format_args!("… and {more} more"));
         }
         out.note(format_args!("error: {message}"));
     }
 }
 
 /// A progress bar on stderr when it is a terminal; hidden otherwise.
-fn progress_bar(len: u64) -> ProgressBar {
+fn progress_bar() -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     if let Ok(style) =
         ProgressStyle::with_template("{bar:40} {pos}/{len} refunds  {per_sec}  eta {eta}")
     {
@@ -188,47 +442,140 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-fn failure_line(row: &BatchRow, error: &refundkit::Error, state: RowState) -> String {
-    let next = match state {
-        RowState::Unknown => " (outcome unknown: rerun to re-send with the same key)",
-        RowState::Pending => " (rerun to retry with the same key)",
-        _ => "",
-    };
-    format!(
-        "line {}  {}  {}: {}{next}",
-        row.line,
-        row.request.checkout_id,
-        error.kind(),
-        error.message()
-    )
+/// What this process reports as it goes: failure lines (text) or one JSON
+/// document whose rows are written as they settle, and the summary.
+struct Report {
+    out: Output,
+    progress: ProgressBar,
+    /// The JSON document being written, `--json` only.
+    json: Option<BufWriter<std::io::Stdout>>,
+    first_row: bool,
+    summary: Summary,
 }
 
-fn row_json(row: &BatchRow, outcome: &Outcome) -> Value {
+impl Report {
+    fn start(out: Output, journal: &str) -> Self {
+        let json = out.json.then(|| {
+            let mut w = BufWriter::new(std::io::stdout());
+            let _ = write!(w, "{{\"journal\":{},\"rows\":[", json!(journal));
+            w
+        });
+        Self {
+            out,
+            progress: progress_bar(),
+            json,
+            first_row: true,
+            summary: Summary::default(),
+        }
+    }
+
+    fn expect(&self, rows: u64) {
+        self.progress.set_length(rows);
+    }
+
+    fn row(&mut self, value: &Value) {
+        if let Some(w) = &mut self.json {
+            let _ = if self.first_row {
+                write!(w, "{value}")
+            } else {
+                write!(w, ",{value}")
+            };
+            self.first_row = false;
+        }
+    }
+
+    fn skipped(&mut self, row: &SettledRow) {
+        if row.state == RowState::Succeeded {
+            self.summary.skipped_succeeded += 1;
+        } else {
+            self.summary.skipped_failed += 1;
+        }
+        self.row(&json!({
+            "line": row.line,
+            "checkoutId": row.checkout_id,
+            "amount": row.amount,
+            "outcome": "skipped",
+            "state": row.state.as_str(),
+            "refundId": row.refund_id,
+            "errorKind": row.error_kind,
+            "errorMessage": row.error_message,
+            "idempotencyKey": row.idempotency_key,
+        }));
+    }
+
+    fn sent(&mut self, claimed: &Claimed, outcome: &Outcome) {
+        self.summary.add(outcome);
+        self.progress.inc(1);
+        if self.json.is_some() {
+            let value = sent_row_json(claimed, outcome);
+            self.row(&value);
+        } else if let Some(line) = failure_line(claimed, outcome) {
+            self.progress.suspend(|| self.out.line(line));
+        }
+    }
+
+    /// Ends the report with the summary; exit 0 only if every row of the
+    /// run succeeded.
+    fn finish(mut self, journal: &Journal, after: StateCounts) -> Exit {
+        self.progress.finish_and_clear();
+        let all_succeeded = after.succeeded == after.total();
+        let shared = matches!(journal, Journal::Postgres(_));
+        if let Some(mut w) = self.json.take() {
+            let mut summary = self.summary.to_json(after.total());
+            if shared {
+                summary["run"] = counts_json(&after);
+            }
+            let _ = writeln!(w, "],\"summary\":{summary},\"ok\":{all_succeeded}}}");
+            let _ = w.flush();
+        } else {
+            self.summary
+                .print(&journal.describe(), after, shared, self.out);
+        }
+        if all_succeeded {
+            Exit::Success
+        } else {
+            Exit::Failure
+        }
+    }
+
+    /// Ends the report with the error that stopped the run (exit 1).
+    fn fail(mut self, error: &CliError) -> Exit {
+        self.progress.finish_and_clear();
+        match self.json.take() {
+            Some(mut w) => {
+                let error = json!({ "kind": error.kind, "message": error.message });
+                let _ = writeln!(w, "],\"ok\":false,\"error\":{error}}}");
+                let _ = w.flush();
+            }
+            None => self.out.error(error),
+        }
+        error.exit
+    }
+}
+
+fn sent_row_json(claimed: &Claimed, outcome: &Outcome) -> Value {
     let mut value = json!({
-        "line": row.line,
-        "checkoutId": row.request.checkout_id,
-        "amount": row.request.amount,
+        "line": claimed.line,
+        "checkoutId": claimed.request.checkout_id,
+        "amount": claimed.request.amount,
+        "idempotencyKey": claimed.key(),
     });
     let extra = match outcome {
         Outcome::Succeeded(refund) => json!({
             "outcome": "succeeded",
             "state": RowState::Succeeded.as_str(),
             "refund": refund_json(refund),
-            "idempotencyKey": refund.idempotency_key,
+        }),
+        Outcome::NotSuccessful(refund) => json!({
+            "outcome": "failed",
+            "state": RowState::Failed.as_str(),
+            "refund": refund_json(refund),
+            "error": { "kind": NOT_SUCCESSFUL, "message": format!("refund status {:?}", refund.status.as_str()) },
         }),
         Outcome::Failed(error, state) => json!({
             "outcome": if *state == RowState::Unknown { "unknown" } else { "failed" },
             "state": state.as_str(),
             "error": error_json(error),
-            "idempotencyKey": error.idempotency_key(),
-        }),
-        Outcome::Skipped(entry) => json!({
-            "outcome": "skipped",
-            "state": entry.state.as_str(),
-            "refundId": entry.refund_id,
-            "errorKind": entry.error_kind,
-            "errorMessage": entry.error_message,
-            "idempotencyKey": entry.idempotency_key,
         }),
     };
     if let (Value::Object(base), Value::Object(extra)) = (&mut value, extra) {
@@ -237,55 +584,76 @@ fn row_json(row: &BatchRow, outcome: &Outcome) -> Value {
     value
 }
 
-/// Row counts by outcome.
+fn failure_line(claimed: &Claimed, outcome: &Outcome) -> Option<String> {
+    let (what, next) = match outcome {
+        Outcome::Succeeded(_) => return None,
+        Outcome::NotSuccessful(refund) => (
+            format!(
+                "{NOT_SUCCESSFUL}: the service answered with refund status {:?} (refund {})",
+                refund.status.as_str(),
+                refund.refund_id
+            ),
+            " (--retry-failed re-sends it with the same key)",
+        ),
+        Outcome::Failed(error, state) => (
+            format!("{}: {}", error.kind(), error.message()),
+            match state {
+                RowState::Unknown => " (outcome unknown: rerun to re-send with the same key)",
+                RowState::Pending => " (rerun to retry with the same key)",
+                _ => " (--retry-failed re-sends it once the cause is fixed)",
+            },
+        ),
+    };
+    Some(format!(
+        "line {}  {}  {}{next}",
+        claimed.line,
+        claimed.request.checkout_id,
+        printable(&what)
+    ))
+}
+
+/// Row counts by outcome, for this process.
 #[derive(Default)]
 struct Summary {
-    total: usize,
-    succeeded: usize,
-    replayed: usize,
+    succeeded: u64,
+    replayed: u64,
     /// Failed now, by error kind: (rows, of which left pending for a rerun).
-    failed: BTreeMap<&'static str, (usize, usize)>,
-    unknown: usize,
-    skipped_succeeded: usize,
-    skipped_failed: usize,
+    failed: BTreeMap<String, (u64, u64)>,
+    unknown: u64,
+    skipped_succeeded: u64,
+    skipped_failed: u64,
 }
 
 impl Summary {
-    fn of(outcomes: &[(&BatchRow, Outcome)]) -> Self {
-        let mut s = Self {
-            total: outcomes.len(),
-            ..Self::default()
-        };
-        for (_, outcome) in outcomes {
-            match outcome {
-                Outcome::Succeeded(refund) => {
-                    s.succeeded += 1;
-                    s.replayed += usize::from(refund.replayed);
-                }
-                Outcome::Failed(_, RowState::Unknown) => s.unknown += 1,
-                Outcome::Failed(error, state) => {
-                    let slot = s.failed.entry(error.kind().as_str()).or_default();
-                    slot.0 += 1;
-                    slot.1 += usize::from(*state == RowState::Pending);
-                }
-                Outcome::Skipped(entry) if entry.state == RowState::Succeeded => {
-                    s.skipped_succeeded += 1
-                }
-                Outcome::Skipped(_) => s.skipped_failed += 1,
+    fn add(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Succeeded(refund) => {
+                self.succeeded += 1;
+                self.replayed += u64::from(refund.replayed);
+            }
+            Outcome::NotSuccessful(_) => {
+                self.failed.entry(NOT_SUCCESSFUL.to_owned()).or_default().0 += 1;
+            }
+            Outcome::Failed(_, RowState::Unknown) => self.unknown += 1,
+            Outcome::Failed(error, state) => {
+                let slot = self
+                    .failed
+                    .entry(error.kind().as_str().to_owned())
+                    .or_default();
+                slot.0 += 1;
+                slot.1 += u64::from(*state == RowState::Pending);
             }
         }
-        s
     }
 
-    fn all_succeeded(&self) -> bool {
-        self.succeeded + self.skipped_succeeded == self.total
-    }
-
-    fn to_json(&self) -> Value {
-        let failed: BTreeMap<&str, usize> =
-            self.failed.iter().map(|(k, (n, _))| (*k, *n)).collect();
+    fn to_json(&self, total: u64) -> Value {
+        let failed: BTreeMap<&str, u64> = self
+            .failed
+            .iter()
+            .map(|(k, (n, _))| (k.as_str(), *n))
+            .collect();
         json!({
-            "total": self.total,
+            "total": total,
             "succeeded": self.succeeded,
             "replayed": self.replayed,
             "failed": failed,
@@ -295,16 +663,16 @@ impl Summary {
         })
     }
 
-    fn print(&self, journal: &Path, out: Output) {
-        let row = |label: &str, count: usize, note: &str| {
+    fn print(&self, journal: &str, after: StateCounts, shared: bool, out: Output) {
+        let row = |label: &str, count: u64, note: &str| {
             let note = if count > 0 { note } else { "" };
-            let text = format!("  {label:<28} {count:>6}  {note}");
+            let text = format!("  {label:<28} {count:>8}  {note}");
             out.line(text.trim_end());
         };
-        out.line(format_args!(
-            "Batch summary (journal {})",
-            journal.display()
-        ));
+        out.line(format_args!("Batch summary (journal {journal})"));
+        if shared {
+            out.line("This worker:");
+        }
         let replayed = if self.replayed > 0 {
             format!("{} of them replayed from an earlier run", self.replayed)
         } else {
@@ -315,7 +683,7 @@ impl Summary {
             let note = if *pending > 0 {
                 "rerun to retry with the same key"
             } else {
-                ""
+                "--retry-failed re-sends them"
             };
             row(&format!("failed: {kind}"), *count, note);
         }
@@ -324,22 +692,33 @@ impl Summary {
             self.unknown,
             "rerun to re-send with the same key",
         );
-        row("skipped: already succeeded", self.skipped_succeeded, "");
-        row(
-            "skipped: failed earlier",
-            self.skipped_failed,
-            "not re-sent",
-        );
-        row("total", self.total, "");
-        if self.total == 0 {
-            out.line("The file has no rows to refund.");
-        } else if self.all_succeeded() {
-            out.line(format_args!("All {} rows are refunded.", self.total));
+        if shared {
+            out.line("The whole run:");
+            row("succeeded", after.succeeded, "");
+            row("failed", after.failed, "--retry-failed re-sends them");
+            row(
+                "unknown or pending",
+                after.unknown + after.pending,
+                "rerun to send them",
+            );
         } else {
-            let left = self.total - self.succeeded - self.skipped_succeeded;
+            row("skipped: already succeeded", self.skipped_succeeded, "");
+            row(
+                "skipped: failed earlier",
+                self.skipped_failed,
+                "not re-sent (--retry-failed re-sends them)",
+            );
+        }
+        let total = after.total();
+        row("total", total, "");
+        if total == 0 {
+            out.line("The file has no rows to refund.");
+        } else if after.succeeded == total {
+            out.line(format_args!("All {total} rows are refunded."));
+        } else {
             out.line(format_args!(
-                "{left} of {} rows are not refunded; the journal has each row's state and error.",
-                self.total
+                "{} of {total} rows are not refunded; the journal has each row's state and error.",
+                total - after.succeeded
             ));
         }
     }

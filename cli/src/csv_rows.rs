@@ -1,28 +1,65 @@
 //! Reading a batch file: one refund per CSV row,
-//! `checkout_id[,amount][,key=value...]`.
+//! `checkout_id[,amount][,key=value...]`, streamed line by line.
 //!
 //! A header row (first column `checkout_id`), blank lines and lines starting
-//! with `#` are skipped. Every row is checked with
-//! [`RefundRequest::validate`]; all problems are returned with their line
+//! with `#` are skipped. A header may name an `idempotency_key` column: its
+//! value, when not empty, is the key that row is sent with. Every row is
+//! checked with [`RefundRequest::validate`]; problems carry their line
 //! numbers so the caller can refuse the whole file before sending anything.
+//!
+//! Memory does not grow with the file: [`RowReader`] holds one line at a
+//! time, and a line longer than [`MAX_LINE_BYTES`] (say, `/dev/zero` or a
+//! binary file) ends the reading with an error naming that line.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::BufRead;
+use std::io::{BufRead, Read as _};
 
 use refundkit::RefundRequest;
 use sha2::{Digest as _, Sha256};
+
+/// Longest line accepted, newline included.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// One valid row.
 #[derive(Debug, Clone)]
 pub struct BatchRow {
     /// 1-based line number in the file.
     pub line: u64,
-    /// The refund to make (without an idempotency key: the journal owns it).
+    /// The refund to make (without an idempotency key: see
+    /// [`BatchRow::idempotency_key`]).
     pub request: RefundRequest,
-    /// Identifies the row in the journal: a hash of checkout id, amount and
-    /// metadata, so reordering or commenting the file keeps rows matched.
+    /// The key from the file's `idempotency_key` column, if it gave one.
+    pub explicit_key: Option<String>,
+    /// Identifies the row in the journal: a hash of checkout id, amount,
+    /// metadata and explicit key, so reordering or commenting the file keeps
+    /// rows matched.
     pub row_key: String,
+}
+
+impl BatchRow {
+    /// The key this row is sent with when the journal has none stored yet:
+    /// the file's `idempotency_key` column, else
+    /// [`refundkit::keys::row_key`] over checkout id, amount (empty for a
+    /// full refund) and the metadata pairs in key order. Stable across
+    /// journals, machines and reruns, so a lost journal never refunds twice.
+    pub fn idempotency_key(&self, secret_key: &str) -> String {
+        if let Some(key) = &self.explicit_key {
+            return key.clone();
+        }
+        let mut fields = vec![
+            self.request.checkout_id.clone(),
+            self.request
+                .amount
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+        ];
+        for (key, value) in self.request.metadata.iter().flatten() {
+            fields.push(key.clone());
+            fields.push(value.clone());
+        }
+        refundkit::keys::row_key(secret_key, &fields)
+    }
 }
 
 /// A row that cannot be sent.
@@ -40,77 +77,150 @@ impl fmt::Display for RowError {
     }
 }
 
-/// Reads every row; `Err` lists every invalid row (and nothing may be sent).
-///
-/// Each line is one record (values never need a line break: validation
-/// refuses control characters), which keeps line numbers exact.
+/// Reads every row into memory; `Err` lists every invalid row (and nothing
+/// may be sent). For files of any size use [`RowReader`].
 pub fn read_rows(input: impl BufRead) -> Result<Vec<BatchRow>, Vec<RowError>> {
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     let mut first_line_of: HashMap<String, u64> = HashMap::new();
-    let mut seen_data = false;
-    for (index, bytes) in input.split(b'\n').enumerate() {
-        let line = index as u64 + 1;
-        let bytes = match bytes {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                errors.push(RowError {
-                    line,
-                    message: format!("cannot read the file: {e}"),
-                });
-                break;
-            }
-        };
-        let Ok(text) = std::str::from_utf8(&bytes) else {
-            errors.push(RowError {
-                line,
-                message: "is not valid UTF-8".to_owned(),
-            });
-            continue;
-        };
-        let text = text.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
-        }
-        let record = match parse_record(text) {
-            Ok(record) => record,
-            Err(message) => {
-                errors.push(RowError { line, message });
-                continue;
-            }
-        };
-        let first_row = !seen_data;
-        seen_data = true;
-        if first_row && is_header(&record) {
-            continue;
-        }
-        match parse_row(&record) {
-            Ok(request) => {
-                let row_key = row_key(&request);
-                if let Some(first) = first_line_of.get(&row_key) {
-                    errors.push(RowError {
-                        line,
-                        message: format!(
-                            "same checkout, amount and metadata as line {first}; add metadata \
-                             that tells them apart (e.g. part=2) to refund twice"
-                        ),
-                    });
+    for item in RowReader::new(input) {
+        match item {
+            Ok(row) => {
+                if let Some(first) = first_line_of.get(&row.row_key) {
+                    errors.push(duplicate_row(row.line, *first));
                     continue;
                 }
-                first_line_of.insert(row_key.clone(), line);
-                rows.push(BatchRow {
-                    line,
-                    request,
-                    row_key,
-                });
+                first_line_of.insert(row.row_key.clone(), row.line);
+                rows.push(row);
             }
-            Err(message) => errors.push(RowError { line, message }),
+            Err(error) => errors.push(error),
         }
     }
     if errors.is_empty() {
         Ok(rows)
     } else {
         Err(errors)
+    }
+}
+
+/// The error for a row that repeats an earlier one.
+pub fn duplicate_row(line: u64, first: u64) -> RowError {
+    RowError {
+        line,
+        message: format!(
+            "same checkout, amount and metadata as line {first}; add metadata that tells them \
+             apart (e.g. part=2) to refund twice"
+        ),
+    }
+}
+
+/// Streams the rows of a batch file: each item is a valid row or the error
+/// of one line. After an error that makes the rest unreadable (a line over
+/// [`MAX_LINE_BYTES`], a read failure) the iterator ends.
+pub struct RowReader<R> {
+    input: R,
+    line: u64,
+    seen_data: bool,
+    key_column: Option<usize>,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl<R: BufRead> RowReader<R> {
+    /// A reader over `input`, from its first line.
+    pub fn new(input: R) -> Self {
+        Self {
+            input,
+            line: 0,
+            seen_data: false,
+            key_column: None,
+            buf: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Reads the next line into `buf` (without its newline); `None` at the end.
+    fn next_line(&mut self) -> Option<Result<(), RowError>> {
+        self.buf.clear();
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        let read = (&mut self.input)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf);
+        self.line += 1;
+        let line = self.line;
+        match read {
+            Ok(0) => None,
+            Ok(_) if self.buf.last() == Some(&b'\n') => {
+                self.buf.pop();
+                Some(Ok(()))
+            }
+            Ok(n) if n as u64 >= limit => Some(Err(RowError {
+                line,
+                message: format!(
+                    "is longer than {} KiB; is this the right file? (a batch row is one \
+                     short CSV line)",
+                    MAX_LINE_BYTES / 1024
+                ),
+            })),
+            // The last line of a file without a final newline.
+            Ok(_) => Some(Ok(())),
+            Err(e) => Some(Err(RowError {
+                line,
+                message: format!("cannot read the file: {e}"),
+            })),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for RowReader<R> {
+    type Item = Result<BatchRow, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let read = match self.next_line() {
+                None => {
+                    self.done = true;
+                    return None;
+                }
+                Some(read) => read,
+            };
+            let line = self.line;
+            if let Err(error) = read {
+                self.done = true;
+                return Some(Err(error));
+            }
+            let Ok(text) = std::str::from_utf8(&self.buf) else {
+                return Some(Err(RowError {
+                    line,
+                    message: "is not valid UTF-8".to_owned(),
+                }));
+            };
+            let text = text.trim();
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            let record = match parse_record(text) {
+                Ok(record) => record,
+                Err(message) => return Some(Err(RowError { line, message })),
+            };
+            let first_row = !self.seen_data;
+            self.seen_data = true;
+            if first_row && is_header(&record) {
+                self.key_column = record.iter().position(is_key_column);
+                continue;
+            }
+            return Some(
+                parse_row(&record, self.key_column)
+                    .map(|(request, explicit_key)| BatchRow {
+                        line,
+                        row_key: row_digest(&request, explicit_key.as_deref()),
+                        request,
+                        explicit_key,
+                    })
+                    .map_err(|message| RowError { line, message }),
+            );
+        }
+        None
     }
 }
 
@@ -134,14 +244,25 @@ fn is_header(record: &csv::StringRecord) -> bool {
     })
 }
 
-/// Splits a row into a request and has the core validate it.
-fn parse_row(record: &csv::StringRecord) -> Result<RefundRequest, String> {
+fn is_key_column(name: &str) -> bool {
+    name.eq_ignore_ascii_case("idempotency_key") || name.eq_ignore_ascii_case("idempotencykey")
+}
+
+/// Splits a row into a request and its explicit key, and has the core
+/// validate both.
+fn parse_row(
+    record: &csv::StringRecord,
+    key_column: Option<usize>,
+) -> Result<(RefundRequest, Option<String>), String> {
     let mut request = RefundRequest::new(record.get(0).unwrap_or_default());
+    let mut explicit_key = None;
     for (index, column) in record.iter().enumerate().skip(1) {
         if column.is_empty() {
             continue;
         }
-        if let Some((key, value)) = column.split_once('=') {
+        if Some(index) == key_column {
+            explicit_key = Some(column.to_owned());
+        } else if let Some((key, value)) = column.split_once('=') {
             let (key, value) = (key.trim(), value.trim());
             if request
                 .metadata
@@ -164,16 +285,23 @@ fn parse_row(record: &csv::StringRecord) -> Result<RefundRequest, String> {
         }
     }
     request.validate().map_err(|e| e.message().to_owned())?;
-    Ok(request)
+    if let Some(key) = &explicit_key {
+        refundkit::validate::idempotency_key(key).map_err(|e| e.message().to_owned())?;
+    }
+    Ok((request, explicit_key))
 }
 
-/// A stable hex digest of what the row asks for.
-fn row_key(request: &RefundRequest) -> String {
-    let canonical = serde_json::json!({
+/// A stable hex digest of what the row asks for (the explicit key counts
+/// only when there is one, so older journals still match their rows).
+fn row_digest(request: &RefundRequest, explicit_key: Option<&str>) -> String {
+    let mut canonical = serde_json::json!({
         "checkoutId": request.checkout_id,
         "amount": request.amount,
         "metadata": request.metadata,
     });
+    if let (Some(key), serde_json::Value::Object(map)) = (explicit_key, &mut canonical) {
+        map.insert("idempotencyKey".to_owned(), key.into());
+    }
     let digest = Sha256::digest(canonical.to_string().as_bytes());
     digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -254,5 +382,59 @@ mod tests {
         let a = read("ch_1,100\nch_2\n").expect("valid");
         let b = read("# moved\nch_2\nch_1,100\n").expect("valid");
         assert_eq!(a[0].row_key, b[1].row_key);
+    }
+
+    #[test]
+    fn an_idempotency_key_column_gives_the_key() {
+        let rows =
+            read("checkout_id,amount,idempotency_key\nch_1,100,order-1\nch_2,,\n").expect("valid");
+        assert_eq!(rows[0].explicit_key.as_deref(), Some("order-1"));
+        assert_eq!(rows[0].idempotency_key("sk_test_a"), "order-1");
+        assert_eq!(rows[1].explicit_key, None);
+        assert!(rows[0].request.metadata.is_none());
+    }
+
+    #[test]
+    fn derived_keys_are_stable_and_depend_on_every_field_and_the_secret() {
+        let rows = read("ch_1,100\nch_1,100,order=1\nch_1,200\nch_1\n").expect("valid");
+        let keys: Vec<String> = rows
+            .iter()
+            .map(|r| r.idempotency_key("sk_test_a"))
+            .collect();
+        let again = read("ch_1\nch_1,100\n").expect("valid");
+        assert_eq!(again[1].idempotency_key("sk_test_a"), keys[0]);
+        assert_eq!(again[0].idempotency_key("sk_test_a"), keys[3]);
+        let unique: std::collections::HashSet<&String> = keys.iter().collect();
+        assert_eq!(unique.len(), 4);
+        assert_ne!(rows[0].idempotency_key("sk_test_b"), keys[0]);
+    }
+
+    #[test]
+    fn an_endless_line_is_refused_by_line_without_reading_on() {
+        let mut zeros = std::io::BufReader::new(std::io::repeat(0));
+        let mut reader = RowReader::new(&mut zeros);
+        let error = reader.next().expect("an item").expect_err("too long");
+        assert_eq!(error.line, 1);
+        assert!(error.message.contains("64 KiB"), "{}", error.message);
+        assert!(reader.next().is_none());
+    }
+
+    #[test]
+    fn a_long_line_after_good_ones_names_its_line() {
+        let text = format!("ch_1\nch_2\n{}\n", "x".repeat(MAX_LINE_BYTES + 10));
+        let errors = read(&text).expect_err("too long");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, 3);
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_read() {
+        let id = format!("ch_{}", "a".repeat(100));
+        let pad = "x".repeat(MAX_LINE_BYTES - id.len() - "note=".len() - 2);
+        let text = format!("{id},note={pad}\n");
+        assert_eq!(text.len(), MAX_LINE_BYTES);
+        // Metadata values this long fail validation, but not the line cap.
+        let errors = read(&text).expect_err("metadata too long");
+        assert!(!errors[0].message.contains("KiB"), "{}", errors[0].message);
     }
 }

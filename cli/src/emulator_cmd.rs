@@ -17,6 +17,14 @@ use crate::EmulatorArgs;
 /// SIGTERM, then shuts down cleanly.
 pub async fn run(args: &EmulatorArgs, out: Output) -> Result<Exit, CliError> {
     let config = config_from(args)?;
+    if !args.host.is_loopback() {
+        out.note(format_args!(
+            "warning: listening on {}, not loopback: anyone who can reach this address can use \
+             the unauthenticated /_emulator endpoints (pay checkouts, set faults, read the \
+             ledger, reset everything) and, without --secret-key, any well-formed key",
+            args.host
+        ));
+    }
     // Watch for signals before announcing, so that a supervisor that stops
     // us right after reading the line still gets a clean shutdown.
     let shutdown = ShutdownSignal::install()?;
@@ -47,11 +55,6 @@ fn config_from(args: &EmulatorArgs) -> Result<EmulatorConfig, CliError> {
     let webhook_time_scale = args
         .webhook_time_scale
         .unwrap_or(defaults.webhook_time_scale);
-    if !webhook_time_scale.is_finite() || webhook_time_scale < 0.0 {
-        return Err(CliError::usage(
-            "--webhook-time-scale must be a finite number of at least 0",
-        ));
-    }
     Ok(EmulatorConfig {
         host: args.host,
         port: args.port,
@@ -64,8 +67,28 @@ fn config_from(args: &EmulatorArgs) -> Result<EmulatorConfig, CliError> {
     })
 }
 
+/// The largest `--webhook-time-scale`: 1000 turns the last 10 h retry
+/// delay into more than a year already.
+const MAX_WEBHOOK_TIME_SCALE: f64 = 1000.0;
+
+/// Parses `--webhook-time-scale`: a number from 0 to
+/// [`MAX_WEBHOOK_TIME_SCALE`]; NaN, infinities and negatives are refused.
+pub fn parse_time_scale(arg: &str) -> Result<f64, String> {
+    let scale: f64 = arg
+        .trim()
+        .parse()
+        .map_err(|_| format!("{arg:?} is not a number"))?;
+    if (0.0..=MAX_WEBHOOK_TIME_SCALE).contains(&scale) {
+        Ok(scale)
+    } else {
+        Err(format!(
+            "must be a number from 0 to {MAX_WEBHOOK_TIME_SCALE}, got {arg}"
+        ))
+    }
+}
+
 /// SIGINT (Ctrl-C) or SIGTERM, whichever comes first.
-struct ShutdownSignal {
+pub(crate) struct ShutdownSignal {
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -74,7 +97,7 @@ struct ShutdownSignal {
 
 impl ShutdownSignal {
     /// Replaces the default "die at once" action of both signals.
-    fn install() -> Result<Self, CliError> {
+    pub(crate) fn install() -> Result<Self, CliError> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -93,7 +116,7 @@ impl ShutdownSignal {
     }
 
     /// Resolves when either signal arrives.
-    async fn wait(mut self) {
+    pub(crate) async fn wait(mut self) {
         #[cfg(unix)]
         {
             tokio::select! {

@@ -1,7 +1,9 @@
 //! Exit statuses and the error that ends a command.
 //!
-//! 0: everything succeeded. 1: the API or the network failed (or a batch row
-//! did not succeed). 2: bad usage or invalid input; nothing was sent.
+//! 0: everything succeeded. 1: the API or the network failed, the service
+//! answered a refund with a status other than `successful`/`succeeded`
+//! (e.g. a 202 with `"status": "failed"`), or a batch row did not succeed.
+//! 2: bad usage or invalid input; nothing was sent.
 
 use std::fmt;
 
@@ -12,7 +14,8 @@ use refundkit::ErrorKind;
 pub enum Exit {
     /// Everything asked for succeeded.
     Success = 0,
-    /// An API, network or verification failure.
+    /// An API, network or verification failure, or a refund answered with
+    /// a status that is not a success.
     Failure = 1,
     /// Bad arguments or invalid input; nothing was sent.
     Usage = 2,

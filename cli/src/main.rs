@@ -12,6 +12,7 @@ mod exit;
 mod journal;
 mod output;
 mod refund_cmd;
+mod relay_cmd;
 mod webhook_cmd;
 mod webhook_receiver;
 
@@ -30,8 +31,9 @@ use crate::output::Output;
 #[command(
     name = "refundkit",
     version,
-    after_help = "Exit status: 0 success, 1 API or network error (or a batch row that did not \
-                  succeed), 2 usage error or invalid input (nothing was sent).\n\n\
+    after_help = "Exit status: 0 success, 1 API or network error, a refund answered with a \
+                  status other than successful (e.g. 202 with \"failed\"), or a batch row that \
+                  did not succeed, 2 usage error or invalid input (nothing was sent).\n\n\
                   Start with `refundkit demo`."
 )]
 struct Cli {
@@ -62,12 +64,21 @@ enum Command {
     /// Prints exactly one line, `listening on http://HOST:PORT`, once it
     /// accepts connections.
     Emulator(EmulatorArgs),
+    /// Serve the refund relay for merchant apps until SIGINT or SIGTERM.
+    ///
+    /// Apps send refunds here with a JWT instead of the secret key; the
+    /// relay checks the token and the caller's role policy, forwards with
+    /// the secret key from REFUNDKIT_SECRET_KEY, answers what the service
+    /// answered and journals every decision. Prints exactly one line,
+    /// `listening on http://HOST:PORT`, once it accepts connections. See
+    /// docs/mobile.md.
+    Relay(RelayArgs),
 }
 
 /// Arguments of `refundkit refund`.
 #[derive(Debug, Args)]
 #[command(
-    group(ArgGroup::new("target").required(true).args(["checkout_id", "from"])),
+    group(ArgGroup::new("target").required(true).args(["checkout_id", "from", "status"])),
     after_help = "The secret key is read from REFUNDKIT_SECRET_KEY (never from a flag) and is \
                   only ever shown masked.\n\n\
                   With --from, each CSV row is `checkout_id[,amount][,key=value...]`; a header \
@@ -75,7 +86,13 @@ enum Command {
                   validated before anything is sent. The journal stores each row's idempotency \
                   key before its request is sent: rerun the same command after a crash or \
                   failure and rows already refunded are skipped, rows with an unknown outcome \
-                  are re-sent with their stored key, so nothing is refunded twice."
+                  are re-sent with their stored key, so nothing is refunded twice. Each row's \
+                  key is stable: an `idempotency_key` column (named in a header row), else an \
+                  HMAC of the row's fields keyed with the secret key, so even a fresh journal \
+                  never refunds a row twice.\n\n\
+                  With --journal postgres://USER:PASSWORD@HOST:PORT/DB any number of processes \
+                  on any machines share one run: rows are imported once, claimed under a lease \
+                  and taken over when a worker dies. --status prints a journal's counts."
 )]
 struct RefundArgs {
     /// The checkout to refund (`ch_…`).
@@ -108,9 +125,29 @@ struct RefundArgs {
     #[arg(long, value_name = "FILE.csv", requires = "journal")]
     from: Option<PathBuf>,
 
-    /// The SQLite journal of a --from run (created if missing).
-    #[arg(long, value_name = "FILE.db", requires = "from")]
-    journal: Option<PathBuf>,
+    /// The journal of a --from run: a SQLite file (created if missing) or
+    /// a PostgreSQL URL shared by many workers.
+    #[arg(long, value_name = "FILE.db|postgres://…")]
+    journal: Option<String>,
+
+    /// Print the journal's per-state counts (and each worker's progress on
+    /// PostgreSQL) instead of sending anything.
+    #[arg(long, requires = "journal", conflicts_with = "from")]
+    status: bool,
+
+    /// Re-send rows that failed with a definite error (e.g. a wrong key or
+    /// an unpaid checkout) once the cause is fixed, with their stored keys.
+    #[arg(long, requires = "from")]
+    retry_failed: bool,
+
+    /// The run's name in a PostgreSQL journal [default: the CSV's SHA-256].
+    #[arg(long, value_name = "NAME")]
+    run: Option<String>,
+
+    /// How long a PostgreSQL worker holds a claimed row without a heartbeat
+    /// before others take it over, e.g. 60s, 2m, 500ms [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "from")]
+    lease: Option<std::time::Duration>,
 
     /// Refunds in flight at once with --from [default: 8].
     #[arg(
@@ -171,7 +208,8 @@ struct WebhookVerifyArgs {
 /// Arguments of `refundkit emulator`.
 #[derive(Debug, Args)]
 struct EmulatorArgs {
-    /// Address to listen on.
+    /// Address to listen on. Anything but loopback draws a warning: the
+    /// /_emulator control endpoints have no authentication.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
 
@@ -183,8 +221,14 @@ struct EmulatorArgs {
     #[arg(long = "secret-key", value_name = "KEY")]
     secret_keys: Vec<String>,
 
-    /// Multiply webhook retry delays by this factor (e.g. 0.001 in tests) [default: 1].
-    #[arg(long, value_name = "F")]
+    /// Multiply webhook retry delays by this factor, 0 to 1000 (e.g. 0.001
+    /// in tests) [default: 1].
+    #[arg(
+        long,
+        value_name = "F",
+        value_parser = emulator_cmd::parse_time_scale,
+        allow_negative_numbers = true
+    )]
     webhook_time_scale: Option<f64>,
 
     /// Fault injection as JSON, e.g. '{"drop_after": 0.2, "seed": 7}'
@@ -198,11 +242,65 @@ struct EmulatorArgs {
     idempotency_ttl: Option<u64>,
 }
 
+/// Arguments of `refundkit relay`.
+#[derive(Debug, Args)]
+struct RelayArgs {
+    /// The API base URL refunds are forwarded to (e.g. https://payments.yoco.com).
+    #[arg(long, value_name = "URL")]
+    upstream: String,
+
+    /// The auth file: JWT issuer, audience and keys, and the roles' limits.
+    #[arg(long, value_name = "FILE.toml")]
+    auth: PathBuf,
+
+    /// Address to listen on (put a TLS-terminating proxy in front).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+
+    /// The SQLite journal of every decision and the daily-limit counters.
+    #[arg(long, value_name = "PATH", default_value = "refundkit-relay.db")]
+    journal: PathBuf,
+}
+
 /// Splits `KEY=VALUE` at the first `=`.
 fn parse_key_value(arg: &str) -> Result<(String, String), String> {
     arg.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("expected KEY=VALUE, got {arg:?}"))
+}
+
+/// A duration: a number with `ms`, `s`, `m` or `h` (plain numbers are seconds).
+fn parse_duration(arg: &str) -> Result<std::time::Duration, String> {
+    let arg = arg.trim();
+    let split = arg
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(arg.len());
+    let (number, unit) = arg.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration like 60s, 2m or 500ms, got {arg:?}"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {arg:?} (use ms, s, m or h)"
+            ))
+        }
+    };
+    std::time::Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| {
+            *d >= std::time::Duration::from_millis(100)
+                && *d <= std::time::Duration::from_secs(86_400)
+        })
+        .ok_or_else(|| format!("{arg:?} must be between 100ms and 24h"))
 }
 
 /// Splits `name: value` at the first `:`, trimming both sides.
@@ -244,10 +342,11 @@ fn main() -> ExitCode {
 async fn run(command: Command, out: Output) -> Result<Exit, CliError> {
     match command {
         Command::Demo => demo::run(out).await,
-        Command::Refund(args) if args.from.is_some() => batch::run(&args, out).await,
+        Command::Refund(args) if args.from.is_some() || args.status => batch::run(&args, out).await,
         Command::Refund(args) => refund_cmd::run(&args, out).await,
         Command::Webhook(WebhookCommand::Verify(args)) => webhook_cmd::verify(&args, out),
         Command::Emulator(args) => emulator_cmd::run(&args, out).await,
+        Command::Relay(args) => relay_cmd::run(&args, out).await,
     }
 }
 

@@ -1,6 +1,11 @@
 //! Everything the CLI writes: human text or, with `--json`, one JSON
 //! document on stdout. Diagnostics and progress go to stderr.
 //!
+//! Every line passes through here, and here control characters are
+//! escaped ([`printable`] for text, `\u00XX` escapes for JSON), so no
+//! server-provided text (refund ids, messages, statuses, error text, webhook
+//! fields) can reach the terminal raw, whichever command printed it.
+//!
 //! The secret key is never passed here unmasked.
 
 use std::fmt::Display;
@@ -18,24 +23,22 @@ pub struct Output {
 }
 
 impl Output {
-    /// Writes one line of text to stdout and flushes it, so a process
-    /// reading the pipe sees it at once.
+    /// Writes one line of text to stdout, control characters escaped, and
+    /// flushes it, so a process reading the pipe sees it at once.
     pub fn line(&self, text: impl Display) {
-        let mut stdout = std::io::stdout().lock();
-        // A closed pipe is the reader's choice; there is no one left to tell.
-        let _ = writeln!(stdout, "{text}");
-        let _ = stdout.flush();
+        write_line(&mut std::io::stdout().lock(), &printable(&text.to_string()));
     }
 
-    /// Writes a JSON document on one line of stdout.
+    /// Writes a JSON document on one line of stdout. serde_json escapes
+    /// C0 controls; DEL and C1 controls are escaped here, so the line holds
+    /// no control character and is still the same JSON.
     pub fn document(&self, value: &Value) {
-        self.line(value);
+        write_line(&mut std::io::stdout().lock(), &json_line(value));
     }
 
-    /// Writes a diagnostic line to stderr.
+    /// Writes a diagnostic line to stderr, control characters escaped.
     pub fn note(&self, text: impl Display) {
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{text}");
+        write_line(&mut std::io::stderr().lock(), &printable(&text.to_string()));
     }
 
     /// Reports the error that ends a command.
@@ -46,9 +49,35 @@ impl Output {
                 "error": { "kind": error.kind, "message": error.message },
             }));
         } else {
-            self.note(format_args!("error: {}", printable(&error.message)));
+            self.note(format_args!("error: {}", error.message));
         }
     }
+}
+
+fn write_line(out: &mut impl Write, text: &str) {
+    // A closed pipe is the reader's choice; there is no one left to tell.
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// `value` as compact JSON with every control character escaped as
+/// `\u00XX` (serde_json leaves DEL and C1 controls such as CSI raw).
+fn json_line(value: &Value) -> String {
+    let text = value.to_string();
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            // Outside strings compact JSON has no control characters, so
+            // each one is inside a string, where this escape is valid.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A refund as JSON (camelCase, like the API).
@@ -114,7 +143,16 @@ pub fn zar_amount(cents: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::{json_line, printable};
+
+    #[test]
+    fn json_lines_escape_del_and_c1_controls_and_stay_the_same_json() {
+        let value = serde_json::json!({ "m": "a\u{1b}[2K\u{7f}\u{9b}31m\rb" });
+        let line = json_line(&value);
+        assert!(!line.chars().any(char::is_control), "{line}");
+        let back: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
+        assert_eq!(back, value);
+    }
 
     #[test]
     fn printable_escapes_every_control_character() {

@@ -1,11 +1,15 @@
 //! `refundkit refund CHECKOUT_ID`: one refund, its result or its typed error.
 
-use refundkit::{Client, RefundRequest};
+use refundkit::{Client, Refund, RefundRequest};
 use serde_json::json;
 
 use crate::exit::{CliError, Exit};
 use crate::output::{error_json, field, refund_json, Output};
 use crate::RefundArgs;
+
+/// The `error.kind` of `--json` output for a 2xx answer whose status is
+/// not a success.
+pub const NOT_SUCCESSFUL: &str = "refund_not_successful";
 
 /// The environment variable holding the secret key.
 pub const SECRET_KEY_ENV: &str = "REFUNDKIT_SECRET_KEY";
@@ -35,34 +39,74 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
     request.validate()?;
     let client = client_from(args)?;
     match client.refund(request.clone()).await {
-        Ok(refund) => {
-            if out.json {
-                out.document(&json!({ "ok": true, "refund": refund_json(&refund) }));
-            } else {
-                out.line(if refund.replayed {
-                    "Refund accepted (replayed: the service had already processed this idempotency \
-                     key, so nothing was refunded twice)"
-                } else {
-                    "Refund accepted"
-                });
-                out.line(field("checkout", &refund.checkout_id));
-                out.line(field("refund id", &refund.refund_id));
-                out.line(field("status", &refund.status));
-                if let Some(message) = &refund.message {
-                    out.line(field("message", message));
-                }
-                out.line(field("idempotency key", &refund.idempotency_key));
-                out.line(field("replayed", refund.replayed));
-                out.line(field("attempts", refund.attempts));
-                out.line("The refund.succeeded (or refund.failed) webhook is the final word.");
-            }
+        Ok(refund) if refund.status.is_success() => {
+            report_refund(&refund, out);
             Ok(Exit::Success)
+        }
+        Ok(refund) => {
+            report_not_successful(&refund, out);
+            Ok(Exit::Failure)
         }
         Err(error) => {
             report_error(&error, &request, out);
             Ok(Exit::for_error(&error))
         }
     }
+}
+
+/// Prints a refund the service reported as made (`successful` or `succeeded`).
+fn report_refund(refund: &Refund, out: Output) {
+    if out.json {
+        out.document(&json!({ "ok": true, "refund": refund_json(refund) }));
+        return;
+    }
+    out.line(if refund.replayed {
+        "Refund accepted (replayed: the service had already processed this idempotency \
+         key, so nothing was refunded twice)"
+    } else {
+        "Refund accepted"
+    });
+    print_refund_fields(refund, out);
+    out.line("The refund.succeeded (or refund.failed) webhook is the final word.");
+}
+
+/// Prints a 2xx answer whose status is not a success (`failed`, `pending`,
+/// anything else): the status exactly as given, and that nothing may be
+/// counted as refunded. The command then exits 1.
+fn report_not_successful(refund: &Refund, out: Output) {
+    let message = format!(
+        "the service answered the refund with status {:?}, not \"successful\"",
+        refund.status.as_str()
+    );
+    if out.json {
+        out.document(&json!({
+            "ok": false,
+            "refund": refund_json(refund),
+            "error": { "kind": NOT_SUCCESSFUL, "message": message },
+        }));
+        return;
+    }
+    out.line(format_args!("Refund not successful: {message}"));
+    print_refund_fields(refund, out);
+    out.line(
+        "Do not count this checkout as refunded: the refund.succeeded or refund.failed webhook \
+         (or the dashboard) says what happened.",
+    );
+}
+
+fn print_refund_fields(refund: &Refund, out: Output) {
+    out.line(field("checkout", &refund.checkout_id));
+    out.line(field("refund id", &refund.refund_id));
+    out.line(field("status", &refund.status));
+    if let Some(message) = &refund.message {
+        out.line(field("message", message));
+    }
+    if let Some(id) = &refund.request_id {
+        out.line(field("request id", id));
+    }
+    out.line(field("idempotency key", &refund.idempotency_key));
+    out.line(field("replayed", refund.replayed));
+    out.line(field("attempts", refund.attempts));
 }
 
 fn request_from(args: &RefundArgs) -> RefundRequest {

@@ -1,9 +1,10 @@
 //! `refundkit webhook verify`: check a stored delivery with the core
 //! verifier and print its event.
 
-use std::io::Read as _;
+use std::io::Read;
 use std::time::Duration;
 
+use refundkit::webhooks::MAX_BODY_LEN;
 use refundkit::{WebhookEvent, WebhookVerifier};
 use serde_json::json;
 
@@ -35,17 +36,31 @@ pub fn verify(args: &WebhookVerifyArgs, out: Output) -> Result<Exit, CliError> {
     }
 }
 
+/// Reads the body, refusing one larger than a delivery can be
+/// ([`MAX_BODY_LEN`], the verifier's own cap) after reading at most one
+/// byte past it: `/dev/zero` or a huge file fails at once.
 fn read_body(args: &WebhookVerifyArgs) -> Result<Vec<u8>, CliError> {
     let path = &args.body;
-    let mut body = Vec::new();
-    let read = if path.as_os_str() == "-" {
-        std::io::stdin().lock().read_to_end(&mut body).map(drop)
-    } else {
-        std::fs::read(path).map(|bytes| body = bytes)
-    };
-    read.map_err(|e| {
+    let cannot_read = |e: std::io::Error| {
         CliError::usage(format!("cannot read the body from {}: {e}", path.display()))
-    })?;
+    };
+    let source: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(cannot_read)?)
+    };
+    let mut body = Vec::new();
+    source
+        .take(MAX_BODY_LEN as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(cannot_read)?;
+    if body.len() > MAX_BODY_LEN {
+        return Err(CliError::usage(format!(
+            "the body in {} is larger than {MAX_BODY_LEN} bytes, more than any webhook delivery; \
+             nothing was verified",
+            path.display()
+        )));
+    }
     Ok(body)
 }
 

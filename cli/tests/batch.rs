@@ -276,3 +276,294 @@ async fn a_batch_killed_midway_and_rerun_refunds_each_checkout_exactly_once() {
     emu.assert_each_refunded_once(&ids).await;
     emu.stop().await;
 }
+
+/// Paid checkouts of 1000 cents, each refunded 100 by its row: a second
+/// refund of any row would succeed, so only stable keys keep it at one.
+async fn partial_batch(
+    emu: &TestEmulator,
+    dir: &std::path::Path,
+    count: usize,
+) -> (Vec<String>, String) {
+    let mut ids = Vec::new();
+    let mut csv = String::new();
+    for n in 0..count {
+        let id = emu.paid_checkout(1000).await;
+        if n % 2 == 0 {
+            csv.push_str(&format!("{id},100\n"));
+        } else {
+            csv.push_str(&format!("{id},100,order={n}\n"));
+        }
+        ids.push(id);
+    }
+    (ids, write_file(dir, "partial.csv", &csv))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_fresh_journals_over_one_file_refund_each_row_once() {
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ids, csv) = partial_batch(&emu, dir.path(), 8).await;
+    let mut reports = Vec::new();
+    for name in ["a.db", "b.db", "c.db"] {
+        let journal = dir.path().join(name);
+        let run = emu
+            .run(&[
+                "refund",
+                "--from",
+                &csv,
+                "--journal",
+                journal.to_str().expect("path"),
+                "--json",
+            ])
+            .await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        reports.push(run.json());
+    }
+    assert_eq!(reports[0]["summary"]["replayed"], 0, "{}", reports[0]);
+    for later in &reports[1..] {
+        assert_eq!(later["summary"]["replayed"], 8, "{later}");
+        assert_eq!(keys_by_line(later), keys_by_line(&reports[0]));
+    }
+    emu.assert_each_refunded_once(&ids).await;
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_column_is_the_key_sent() {
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = emu.paid_checkout(1000).await;
+    let b = emu.paid_checkout(1000).await;
+    let csv = format!("checkout_id,amount,idempotency_key\n{a},100,order-a-1\n{b},100,\n");
+    let csv = write_file(dir.path(), "keys.csv", &csv);
+    let journal = dir.path().join("j.db");
+    let run = emu
+        .run(&[
+            "refund",
+            "--from",
+            &csv,
+            "--journal",
+            journal.to_str().expect("path"),
+            "--json",
+        ])
+        .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let keys = keys_by_line(&run.json());
+    assert_eq!(keys[&2], "order-a-1");
+    assert_ne!(keys[&3], "", "a derived key");
+    let ledger = emu.control.ledger(Some(&a)).await.expect("ledger");
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(ledger[0]["idempotencyKey"], "order-a-1");
+    emu.assert_each_refunded_once(&[a, b]).await;
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_failed_resends_rows_that_failed_once_the_cause_is_fixed() {
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paid = emu.paid_checkout(1000).await;
+    let unpaid = emu
+        .control
+        .create_checkout(1000, None)
+        .await
+        .expect("checkout")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let csv = write_file(
+        dir.path(),
+        "rows.csv",
+        &format!("{paid},100\n{unpaid},100\n"),
+    );
+    let journal = dir.path().join("j.db");
+    let journal = journal.to_str().expect("path");
+    let args = ["refund", "--from", &csv, "--journal", journal, "--json"];
+
+    let first = emu.run(&args).await;
+    assert_eq!(first.code, Some(1), "{first:?}");
+    assert_eq!(
+        first.json()["summary"]["failed"]["invalid_request"],
+        1,
+        "{}",
+        first.stdout
+    );
+    emu.control.pay(&unpaid).await.expect("pay");
+
+    let plain_rerun = emu.run(&args).await;
+    assert_eq!(plain_rerun.code, Some(1), "{plain_rerun:?}");
+    assert_eq!(plain_rerun.json()["summary"]["skippedFailed"], 1);
+    assert!(emu
+        .control
+        .ledger(Some(&unpaid))
+        .await
+        .expect("ledger")
+        .is_empty());
+
+    let mut retry = args.to_vec();
+    retry.push("--retry-failed");
+    let retried = emu.run(&retry).await;
+    assert_eq!(retried.code, Some(0), "{retried:?}");
+    let report = retried.json();
+    assert_eq!(report["summary"]["succeeded"], 1, "{report}");
+    assert_eq!(report["summary"]["skippedSucceeded"], 1, "{report}");
+    emu.assert_each_refunded_once(&[paid, unpaid]).await;
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_line_fails_fast_naming_it_and_sends_nothing() {
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("j.db");
+    let run = emu
+        .run(&[
+            "refund",
+            "--from",
+            "/dev/zero",
+            "--journal",
+            journal.to_str().expect("path"),
+        ])
+        .await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains("line 1: is longer than 64 KiB"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(emu.refund_requests().await, 0);
+    assert!(!journal.exists());
+
+    let id = emu.paid_checkout(1000).await;
+    let long = format!("{id}\n{}", "x".repeat(300_000));
+    let csv = write_file(dir.path(), "long.csv", &long);
+    let run = emu
+        .run(&[
+            "refund",
+            "--from",
+            &csv,
+            "--journal",
+            journal.to_str().expect("path"),
+        ])
+        .await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains("line 2: is longer than 64 KiB"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(emu.refund_requests().await, 0);
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_row_is_refused_by_line_before_anything_is_sent() {
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let id = emu.paid_checkout(1000).await;
+    let csv = write_file(
+        dir.path(),
+        "dup.csv",
+        &format!("{id},100\n{id},200\n{id},100\n"),
+    );
+    let journal = dir.path().join("j.db");
+    let run = emu
+        .run(&[
+            "refund",
+            "--from",
+            &csv,
+            "--journal",
+            journal.to_str().expect("path"),
+        ])
+        .await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("line 3: same checkout, amount and metadata as line 1"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(emu.refund_requests().await, 0);
+    emu.stop().await;
+}
+
+/// A server that accepts every refund with `202` but status `failed`, as
+/// the real service may; the emulator never answers so.
+async fn failed_status_server() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/api/checkouts/{id}/refund",
+        post(|Path(id): Path<String>| async move {
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(serde_json::json!({
+                    "id": id,
+                    "refundId": format!("rfd_{id}"),
+                    "message": "Refund failed",
+                    "status": "failed",
+                })),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_refund_whose_status_is_failed_is_not_counted_as_refunded() {
+    let (url, server) = failed_status_server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = write_file(dir.path(), "rows.csv", "ch_one,100\nch_two\n");
+    let journal = dir.path().join("j.db");
+    let key = common::live_key();
+    let env = [
+        ("REFUNDKIT_SECRET_KEY", key.as_str()),
+        ("REFUNDKIT_BASE_URL", url.as_str()),
+    ];
+    let args = [
+        "refund",
+        "--from",
+        &csv,
+        "--journal",
+        journal.to_str().expect("path"),
+    ];
+    let text = common::run_cli(&args, &env, &[&key]).await;
+    assert_eq!(text.code, Some(1), "{text:?}");
+    assert!(
+        !text.stdout.contains("All 2 rows are refunded"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("2 of 2 rows are not refunded"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("refund status \"failed\""),
+        "{}",
+        text.stdout
+    );
+
+    let conn = rusqlite::Connection::open(&journal).expect("journal");
+    let states: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT state, refund_status FROM refunds ORDER BY line")
+        .expect("query")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("states");
+    assert_eq!(
+        states,
+        vec![("failed".to_owned(), Some("failed".to_owned())); 2]
+    );
+    server.abort();
+}

@@ -3,42 +3,16 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Stdio};
-
-use common::{command, live_key, run_cli};
+use common::{live_key, run_cli};
 use refundkit_emulator::ControlClient;
 
 /// A running `refundkit emulator` child and the URL it announced.
-struct EmulatorProcess {
-    child: Child,
-    url: String,
-    rest_of_stdout: BufReader<std::process::ChildStdout>,
-}
+type EmulatorProcess = common::Announced;
 
 async fn spawn_emulator(extra_args: &[&str]) -> EmulatorProcess {
     let mut args = vec!["emulator", "--port", "0", "--webhook-time-scale", "0.001"];
     args.extend_from_slice(extra_args);
-    let mut cmd = command(&args, &[]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
-    tokio::task::spawn_blocking(move || {
-        let mut child = cmd.spawn().expect("spawn emulator");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("read the first line");
-        let url = line
-            .trim_end()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        EmulatorProcess {
-            child,
-            url,
-            rest_of_stdout: stdout,
-        }
-    })
-    .await
-    .expect("join")
+    common::spawn_announcing(&args, &[]).await
 }
 
 /// Sends `signal` (`TERM`, `INT`) and returns the exit code and whatever
@@ -150,4 +124,75 @@ async fn malformed_faults_are_a_usage_error() {
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("--faults"), "{}", run.stderr);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+/// A port on 127.0.0.1 held busy while the returned listener lives, so an
+/// emulator told to use it fails to start instead of serving forever.
+fn busy_port() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port().to_string();
+    (listener, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_loopback_host_draws_a_warning_about_the_open_control_endpoints() {
+    // 192.0.2.1 (TEST-NET-1) is assigned to no interface here: the warning
+    // comes first, then binding fails, so nothing listens beyond loopback.
+    let run = run_cli(
+        &["emulator", "--host", "192.0.2.1", "--port", "0"],
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("warning:"), "{}", run.stderr);
+    assert!(run.stderr.contains("/_emulator"), "{}", run.stderr);
+    assert!(run.stderr.contains("192.0.2.1"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_host_draws_no_warning() {
+    let (_held, port) = busy_port();
+    let run = run_cli(
+        &["emulator", "--host", "127.0.0.1", "--port", &port],
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stderr.contains("cannot listen"), "{}", run.stderr);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_time_scale_that_is_huge_nan_infinite_or_negative_is_a_usage_error() {
+    let (_held, port) = busy_port();
+    for scale in ["1e19", "1001", "NaN", "inf", "-inf", "-1", "-0.5", "fast"] {
+        let flag = format!("--webhook-time-scale={scale}");
+        let run = run_cli(&["emulator", "--port", &port, &flag], &[], &[]).await;
+        assert_eq!(run.code, Some(2), "{scale}: {run:?}");
+        assert!(
+            run.stderr.contains("--webhook-time-scale"),
+            "{scale}: {}",
+            run.stderr
+        );
+    }
+    let spaced = run_cli(
+        &["emulator", "--port", &port, "--webhook-time-scale", "-1"],
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(spaced.code, Some(2), "{spaced:?}");
+    assert!(
+        spaced.stderr.contains("from 0 to 1000"),
+        "{}",
+        spaced.stderr
+    );
+    // In range, it is accepted (and the busy port is what fails).
+    for scale in ["0", "1000", "0.001"] {
+        let flag = format!("--webhook-time-scale={scale}");
+        let run = run_cli(&["emulator", "--port", &port, &flag], &[], &[]).await;
+        assert_eq!(run.code, Some(1), "{scale}: {run:?}");
+    }
 }

@@ -199,3 +199,135 @@ async fn a_malformed_secret_or_header_is_a_usage_error() {
     .await;
     assert_eq!(bad_header.code, Some(2), "{bad_header:?}");
 }
+
+#[tokio::test]
+async fn escape_sequences_in_a_signed_event_are_shown_escaped() {
+    // Signed by whoever holds the secret, but still text from the network.
+    let body = r#"{"id":"evt_\u001b]0;owned\u0007","type":"refund.failed","createdDate":"2024-01-01\r","payload":{"id":"rfd_\u001b[2K","type":"refund","amount":100,"currency":"ZAR","status":"failed\u009b32m","failureReason":"\u001b[1A\rRefund accepted","metadata":{"checkoutId":"ch_\u007f"}}}"#;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_file(dir.path(), "body.json", body);
+    let secret = WebhookSigner::generate_secret();
+    let run = verify(
+        Some(&secret),
+        &[],
+        &signed_headers(&secret, now(), body),
+        &file,
+        &[],
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    common::assert_no_control_chars(&run);
+    for escaped in [
+        r"evt_\u{1b}]0;owned\u{7}",
+        r"2024-01-01\u{d}",
+        r"rfd_\u{1b}[2K",
+        r"failed\u{9b}32m",
+        r"\u{1b}[1A\u{d}Refund accepted",
+        r"ch_\u{7f}",
+    ] {
+        assert!(run.stdout.contains(escaped), "{escaped} in {}", run.stdout);
+    }
+}
+
+/// Runs `webhook verify` on `body` (a path, or `-` with `stdin`), killing it
+/// if it has not ended after 120 s: a guard against the old behaviour of
+/// reading an endless body until memory runs out, not a timing check.
+fn verify_guarded(body: &str, stdin: Option<std::fs::File>) -> Run {
+    let secret = WebhookSigner::generate_secret();
+    let headers = signed_headers(&secret, now(), "{}");
+    let mut args = vec!["webhook", "verify", "--secret", &secret, "--body", body];
+    for header in &headers {
+        args.extend(["--header", header.as_str()]);
+    }
+    let mut cmd = common::command(&args, &[]);
+    if let Some(file) = stdin {
+        cmd.stdin(file);
+    }
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let output = child.wait_with_output().expect("wait");
+        let _ = done.send(());
+        output
+    });
+    if finished
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .is_err()
+    {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        panic!("webhook verify --body {body} was still reading after 120 s");
+    }
+    let output = waiter.join().expect("join");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn assert_refused_as_too_large(run: &Run) {
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr.contains("larger than 1048576 bytes"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn an_endless_body_is_refused_after_reading_past_the_cap() {
+    let run = tokio::task::spawn_blocking(|| verify_guarded("/dev/zero", None))
+        .await
+        .expect("join");
+    assert_refused_as_too_large(&run);
+    let stdin = std::fs::File::open("/dev/zero").expect("open /dev/zero");
+    let run = tokio::task::spawn_blocking(move || verify_guarded("-", Some(stdin)))
+        .await
+        .expect("join");
+    assert_refused_as_too_large(&run);
+}
+
+#[tokio::test]
+async fn a_huge_sparse_body_file_is_refused_without_reading_it_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("huge.json");
+    let file = std::fs::File::create(&path).expect("create");
+    // 4 GiB that take no disk space: before the cap the CLI read all of it.
+    file.set_len(4 << 30).expect("sparse file");
+    let path = path.to_str().expect("utf-8").to_owned();
+    let run = tokio::task::spawn_blocking(move || verify_guarded(&path, None))
+        .await
+        .expect("join");
+    assert_refused_as_too_large(&run);
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_the_cap_is_read_and_verified() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body = format!(
+        "{{\"pad\":\"{}\"}}",
+        "a".repeat(refundkit::webhooks::MAX_BODY_LEN - 10)
+    );
+    assert_eq!(body.len(), refundkit::webhooks::MAX_BODY_LEN);
+    let file = write_file(dir.path(), "body.json", &body);
+    let secret = WebhookSigner::generate_secret();
+    let run = verify(
+        Some(&secret),
+        &[],
+        &signed_headers(&secret, now(), &body),
+        &file,
+        &[],
+    )
+    .await;
+    // It reaches the verifier: the signature matches, but it is no event.
+    assert_ne!(run.code, Some(2), "{run:?}");
+    assert!(!run.stderr.contains("larger than"), "{}", run.stderr);
+}

@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::config::{ClientBuilder, Config};
 use crate::error::{Error, ErrorKind, Result};
 use crate::policy::{self, RetryDecision, RetryPolicy};
 use crate::protocol::{self, Refund, RefundRequest};
+use crate::redact;
+use crate::token::{Bearer, Credential, TokenProvider};
 use crate::transport::Transport;
 
 /// The refund client. Cheap to clone (one `Arc`); share one per process.
@@ -22,6 +24,8 @@ pub struct Client {
 struct Inner {
     config: Config,
     transport: Transport,
+    /// The secret key's `Authorization`, made once; `None` in token mode.
+    key_bearer: Option<Bearer>,
 }
 
 impl fmt::Debug for Client {
@@ -43,11 +47,43 @@ impl Client {
         Self::builder(secret_key).build()
     }
 
+    /// Starts configuring a token-mode client: an app's client of the
+    /// merchant's relay at `url`, authenticating with `provider`'s bearer
+    /// tokens instead of a secret key. Same refund, key, retry and error
+    /// behaviour; after a 401 from the relay the provider is asked once with
+    /// `force_refresh = true` and the attempt is repeated with the same key.
+    pub fn builder_for_relay(
+        url: impl Into<String>,
+        provider: impl TokenProvider + 'static,
+    ) -> ClientBuilder {
+        ClientBuilder::for_relay(url.into(), Arc::new(provider))
+    }
+
     pub(crate) fn from_config(config: Config) -> Result<Self> {
         let transport = Transport::new(&config)?;
+        let key_bearer = match &config.credential {
+            Credential::SecretKey(key) => Some(Bearer::new(key.expose(), "secret_key")?),
+            Credential::Relay(_) => None,
+        };
         Ok(Self {
-            inner: Arc::new(Inner { config, transport }),
+            inner: Arc::new(Inner {
+                config,
+                transport,
+                key_bearer,
+            }),
         })
+    }
+
+    /// The credential for the next attempt: the secret key's, or a token
+    /// from the provider (checked before anything is sent).
+    async fn bearer(&self, force_refresh: bool) -> Result<Bearer> {
+        match (&self.inner.key_bearer, &self.inner.config.credential) {
+            (Some(bearer), _) => Ok(bearer.clone()),
+            (None, Credential::Relay(provider)) => {
+                Bearer::from_provider(provider.as_ref(), force_refresh).await
+            }
+            (None, Credential::SecretKey(key)) => Bearer::new(key.expose(), "secret_key"),
+        }
     }
 
     /// The validated configuration.
@@ -89,30 +125,62 @@ impl Client {
     /// # emulator.shutdown().await;
     /// # Ok(()) }
     /// ```
-    pub async fn refund(&self, request: RefundRequest) -> Result<Refund> {
+    pub async fn refund(&self, mut request: RefundRequest) -> Result<Refund> {
         request.validate()?;
-        let key = policy::choose_idempotency_key(request.idempotency_key.as_deref());
+        let key = request.fix_idempotency_key().to_owned();
         let http_request = protocol::build_refund_request(&request, &key);
         let config = &self.inner.config;
         let retry = RetryPolicy {
             max_retries: config.max_retries,
         };
-        let started = Instant::now();
+        let clock = &config.timing.clock;
+        let started = clock.now();
+        let deadline = started.saturating_add(config.total_timeout);
         let mut attempt = 0u32;
         let mut earlier_unknown = false;
+        let finish = |error: Error, attempt: u32, earlier_unknown: bool, bearers: &[&Bearer]| {
+            let unknown = policy::outcome_unknown(&error, earlier_unknown);
+            let error = error
+                .with_idempotency_key(&key)
+                .with_attempts(attempt)
+                .with_outcome_unknown(unknown);
+            bearers.iter().fold(error, |e, b| e.scrubbed(&b.secret))
+        };
+        let mut bearer = match self.bearer(false).await {
+            Ok(bearer) => bearer,
+            Err(error) => return Err(finish(error, 0, false, &[])),
+        };
+        let mut refreshed_from: Option<Bearer> = None;
         loop {
             attempt += 1;
-            let remaining = config.total_timeout.saturating_sub(started.elapsed());
-            let outcome = self.attempt(&http_request, &request, &key, remaining).await;
+            let remaining = deadline.saturating_sub(clock.now());
+            let outcome = self
+                .attempt(&http_request, &request, &key, remaining, &bearer)
+                .await;
             let error = match outcome {
                 Ok(mut refund) => {
                     refund.attempts = attempt;
+                    refund.elapsed = clock.now().saturating_sub(started);
                     return Ok(refund);
                 }
                 Err(e) => e,
             };
             tracing::debug!(attempt, kind = %error.kind(), status = ?error.status(), "refund attempt failed");
-            let remaining = config.total_timeout.saturating_sub(started.elapsed());
+            // Token mode: the relay refused the token. Ask for a fresh one,
+            // once, and repeat the attempt with the same key at once.
+            if config.is_relay() && refreshed_from.is_none() && error.status() == Some(401) {
+                earlier_unknown |= error.is_outcome_unknown();
+                match self.bearer(true).await {
+                    Ok(fresh) => {
+                        refreshed_from = Some(std::mem::replace(&mut bearer, fresh));
+                        continue;
+                    }
+                    Err(failure) => {
+                        return Err(finish(failure, attempt, earlier_unknown, &[&bearer]))
+                    }
+                }
+            }
+            let remaining = deadline.saturating_sub(clock.now());
             let jitter = config.timing.jitter.factor();
             match retry.decide(&error, attempt, remaining, jitter) {
                 RetryDecision::RetryAfter(delay) => {
@@ -120,12 +188,10 @@ impl Client {
                     config.timing.sleep.sleep(delay).await;
                 }
                 RetryDecision::Stop => {
-                    let unknown = policy::outcome_unknown(&error, earlier_unknown);
-                    return Err(error
-                        .with_idempotency_key(&key)
-                        .with_attempts(attempt)
-                        .with_outcome_unknown(unknown)
-                        .scrubbed(config.secret_key.expose()));
+                    let used: Vec<&Bearer> = std::iter::once(&bearer)
+                        .chain(refreshed_from.as_ref())
+                        .collect();
+                    return Err(finish(error, attempt, earlier_unknown, &used));
                 }
             }
         }
@@ -137,21 +203,33 @@ impl Client {
         request: &RefundRequest,
         key: &str,
         remaining: Duration,
+        bearer: &Bearer,
     ) -> Result<Refund> {
         let config = &self.inner.config;
         if remaining.is_zero() {
-            return Err(
-                Error::new(ErrorKind::Timeout, "total_timeout elapsed").with_retryable(false)
-            );
+            return Err(Error::new(ErrorKind::Timeout, "total_timeout elapsed")
+                .with_delivery(policy::Delivery::NotSent));
         }
         let per_attempt = config.timeout.min(remaining);
-        let response = self.inner.transport.send(http_request, per_attempt).await?;
+        let mut response = self
+            .inner
+            .transport
+            .send(http_request, &bearer.header, per_attempt)
+            .await?;
+        // Mask an echoed key or token in the raw answer, before anything is
+        // parsed or cut, then once more in the parsed fields (JSON escapes).
+        let secret = &*bearer.secret;
+        let body = redact::scrub_bytes(&response.body, secret);
+        if let Some(id) = response.meta.request_id.as_mut() {
+            redact::scrub_text(id, secret);
+        }
         protocol::parse_refund_response(
             response.status,
             &response.meta,
-            &response.body,
+            &body,
             &request.checkout_id,
             key,
         )
+        .map(|refund| refund.scrubbed(secret))
     }
 }

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::policy::{self, Delivery};
+
 /// What went wrong, coarsely enough to decide what to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -135,21 +137,17 @@ struct Inner {
 }
 
 impl Error {
-    /// A new error of `kind`; retryable and outcome-unknown default from the kind.
+    /// A new error of `kind`, classified by [`crate::policy`]: retryable
+    /// per [`policy::is_retryable`], and outcome-unknown per
+    /// [`policy::leaves_outcome_unknown`] assuming the request may have been
+    /// sent (use [`Error::with_delivery`] when it certainly was not).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        let retryable = matches!(
-            kind,
-            ErrorKind::IdempotencyConflict
-                | ErrorKind::RateLimited
-                | ErrorKind::Server
-                | ErrorKind::Network
-                | ErrorKind::Timeout
-        );
         Self {
             inner: Box::new(Inner {
                 kind: Some(kind),
                 message: message.into(),
-                retryable,
+                retryable: policy::is_retryable(kind),
+                outcome_unknown: policy::leaves_outcome_unknown(kind, Delivery::MaybeSent),
                 ..Inner::default()
             }),
         }
@@ -237,8 +235,9 @@ impl Error {
         self.inner.body = body;
         self
     }
-    pub(crate) fn with_retryable(mut self, retryable: bool) -> Self {
-        self.inner.retryable = retryable;
+    /// Re-classifies the outcome for whether the request may have been sent.
+    pub(crate) fn with_delivery(mut self, delivery: Delivery) -> Self {
+        self.inner.outcome_unknown = policy::leaves_outcome_unknown(self.kind(), delivery);
         self
     }
     pub(crate) fn with_outcome_unknown(mut self, unknown: bool) -> Self {
@@ -254,24 +253,20 @@ impl Error {
         self
     }
 
-    /// Replaces every occurrence of `secret` in the text fields: defence in
-    /// depth in case a server echoes the key back.
+    /// Replaces every occurrence of `secret` in every text field, the
+    /// server's request id included: a server may echo the key back.
     pub(crate) fn scrubbed(mut self, secret: &str) -> Self {
-        if secret.is_empty() {
-            return self;
+        let i = &mut *self.inner;
+        if let Some(body) = i.body.as_mut() {
+            crate::redact::scrub_json_text(body, secret);
         }
-        let mask = crate::redact::mask_secret(secret);
-        let scrub = |s: &mut String| {
-            if s.contains(secret) {
-                *s = s.replace(secret, &mask);
-            }
-        };
-        scrub(&mut self.inner.message);
-        if let Some(body) = self.inner.body.as_mut() {
-            scrub(body);
-        }
-        if let Some(code) = self.inner.error_code.as_mut() {
-            scrub(code);
+        for text in [&mut i.message]
+            .into_iter()
+            .chain(i.body.as_mut())
+            .chain(i.error_code.as_mut())
+            .chain(i.request_id.as_mut())
+        {
+            crate::redact::scrub_text(text, secret);
         }
         self
     }

@@ -5,6 +5,8 @@
 //! - [`Client`] (async) and [`blocking::Client`] send it with reqwest + rustls.
 //! - [`webhooks`] verifies Standard Webhooks signatures and types the events.
 //! - [`Error`] is the one error type, with the idempotency key on it.
+//! - [`token`]: token mode, for apps refunding through the merchant's relay
+//!   ([`Client::builder_for_relay`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), refundkit::Error> {
@@ -17,11 +19,13 @@
 pub mod blocking;
 mod client;
 pub mod config;
+pub mod defaults;
 pub mod error;
 pub mod keys;
 pub mod policy;
 pub mod protocol;
 pub mod redact;
+pub mod token;
 mod transport;
 pub mod validate;
 pub mod webhooks;
@@ -31,6 +35,7 @@ pub use config::{ClientBuilder, Config};
 pub use error::{Error, ErrorKind, Result};
 pub use keys::idempotency_key_for;
 pub use protocol::{Refund, RefundRequest, RefundStatus};
+pub use token::{TokenFuture, TokenProvider};
 pub use webhooks::{
     EventData, PaymentEvent, RefundEvent, WebhookEvent, WebhookSigner, WebhookVerifier,
 };

@@ -1,30 +1,58 @@
-//! When to retry, how long to wait, and which idempotency key to send.
+//! When to retry, how long to wait, which idempotency key to send, and the
+//! one classification of failures: which are worth retrying and which leave
+//! the refund's outcome unknown.
 //!
 //! Pure decisions: the clock, the sleep and the randomness are passed in, so
 //! tests are fast and deterministic.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind};
 
-/// First backoff delay.
-pub const BASE_DELAY: Duration = Duration::from_millis(500);
-/// Largest computed backoff delay.
-pub const MAX_DELAY: Duration = Duration::from_secs(5);
-/// Largest `Retry-After` honoured; longer requests end the retries.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+pub use crate::defaults::{BASE_DELAY, MAX_DELAY, MAX_RETRY_AFTER};
 
 /// A fresh idempotency key: a UUIDv4 (122 random bits).
 pub fn new_idempotency_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// The key to send: the caller's, or a fresh one made once per call.
-pub fn choose_idempotency_key(callers: Option<&str>) -> String {
-    callers.map_or_else(new_idempotency_key, str::to_owned)
+/// Whether a request may have reached the service before it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Certainly not: nothing was sent, or the connection was never made.
+    NotSent,
+    /// Perhaps: the request was (or may have been) written.
+    MaybeSent,
+}
+
+/// Whether sending the same request (same key) again may succeed:
+/// connection failures, timeouts, 409, 429 and 5xx. Never 400/401/403/404/422,
+/// bad input, configuration, unexpected answers or webhook failures.
+pub fn is_retryable(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::IdempotencyConflict
+            | ErrorKind::RateLimited
+            | ErrorKind::Server
+            | ErrorKind::Network
+            | ErrorKind::Timeout
+    )
+}
+
+/// Whether a failure of `kind` leaves open that the refund was made
+/// (ADR 0003): 5xx (the service may have committed first), 409 (another
+/// request with the key is in flight), an unexpected answer (a 2xx we could
+/// not read, an oversized body), and a network failure or timeout once the
+/// request may have been sent.
+pub fn leaves_outcome_unknown(kind: ErrorKind, delivery: Delivery) -> bool {
+    match kind {
+        ErrorKind::Server | ErrorKind::IdempotencyConflict | ErrorKind::UnexpectedResponse => true,
+        ErrorKind::Network | ErrorKind::Timeout => delivery == Delivery::MaybeSent,
+        _ => false,
+    }
 }
 
 /// What to do after a failed attempt.
@@ -60,9 +88,11 @@ impl RetryPolicy {
         if !error.is_retryable() || attempt > self.max_retries {
             return RetryDecision::Stop;
         }
+        // `Retry-After` may lengthen the wait, never shorten it: a server
+        // saying `0` does not turn the retries into a burst.
         let delay = match error.retry_after() {
             Some(after) if after > MAX_RETRY_AFTER => return RetryDecision::Stop,
-            Some(after) => after,
+            Some(after) => after.max(backoff(attempt, jitter)),
             None => backoff(attempt, jitter),
         };
         if delay >= remaining {
@@ -85,11 +115,15 @@ pub fn backoff(attempt: u32, jitter: f64) -> Duration {
 }
 
 /// Whether a failed call may nonetheless have refunded, given whether any
-/// earlier attempt may have reached the server.
+/// earlier attempt may have: a definite answer to the same key settles it
+/// (the service would have replayed a refund it made). A failure worth
+/// retrying does not, and neither does an authentication failure: it is
+/// decided before the key is looked at (and in token mode an earlier
+/// attempt may have carried a token that was still valid).
 pub fn outcome_unknown(final_error: &Error, earlier_attempt_unknown: bool) -> bool {
     final_error.is_outcome_unknown()
         || (earlier_attempt_unknown
-            && (final_error.is_retryable() || final_error.kind() == ErrorKind::Timeout))
+            && (final_error.is_retryable() || final_error.kind() == ErrorKind::Authentication))
 }
 
 /// Boxed future returned by [`Sleep::sleep`].
@@ -105,6 +139,24 @@ pub trait Sleep: Send + Sync {
 pub trait Jitter: Send + Sync {
     /// A factor in [0.5, 1].
     fn factor(&self) -> f64;
+}
+
+/// The clock the total deadline is measured on: a monotonic time since an
+/// arbitrary origin (the process's first call by default).
+pub trait Clock: Send + Sync {
+    /// Time since this clock's origin; never goes backwards.
+    fn now(&self) -> Duration;
+}
+
+/// The monotonic system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MonotonicClock;
+
+impl Clock for MonotonicClock {
+    fn now(&self) -> Duration {
+        static ORIGIN: OnceLock<Instant> = OnceLock::new();
+        ORIGIN.get_or_init(Instant::now).elapsed()
+    }
 }
 
 /// tokio's timer.
@@ -127,11 +179,12 @@ impl Jitter for RandomJitter {
     }
 }
 
-/// Shared handles to the sleep and jitter sources.
+/// Shared handles to the sleep, jitter and clock sources.
 #[derive(Clone)]
 pub(crate) struct Timing {
     pub(crate) sleep: Arc<dyn Sleep>,
     pub(crate) jitter: Arc<dyn Jitter>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Default for Timing {
@@ -139,6 +192,7 @@ impl Default for Timing {
         Self {
             sleep: Arc::new(TokioSleep),
             jitter: Arc::new(RandomJitter),
+            clock: Arc::new(MonotonicClock),
         }
     }
 }
@@ -168,19 +222,51 @@ mod tests {
         let lots = Duration::from_secs(60);
         for kind in ErrorKind::ALL {
             let decision = p.decide(&err(kind), 1, lots, 1.0);
-            let expect_retry = matches!(
-                kind,
-                ErrorKind::IdempotencyConflict
-                    | ErrorKind::RateLimited
-                    | ErrorKind::Server
-                    | ErrorKind::Network
-                    | ErrorKind::Timeout
-            );
             assert_eq!(
                 matches!(decision, RetryDecision::RetryAfter(_)),
-                expect_retry,
+                is_retryable(kind),
                 "{kind}"
             );
+        }
+    }
+
+    #[test]
+    fn the_retryable_kinds_are_exactly_the_documented_ones() {
+        let retryable: Vec<_> = ErrorKind::ALL
+            .into_iter()
+            .filter(|k| is_retryable(*k))
+            .collect();
+        assert_eq!(
+            retryable,
+            [
+                ErrorKind::IdempotencyConflict,
+                ErrorKind::RateLimited,
+                ErrorKind::Server,
+                ErrorKind::Network,
+                ErrorKind::Timeout
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_request_that_may_have_been_sent_leaves_a_network_outcome_unknown() {
+        for kind in [ErrorKind::Network, ErrorKind::Timeout] {
+            assert!(leaves_outcome_unknown(kind, Delivery::MaybeSent));
+            assert!(!leaves_outcome_unknown(kind, Delivery::NotSent));
+        }
+        for kind in [
+            ErrorKind::Server,
+            ErrorKind::IdempotencyConflict,
+            ErrorKind::UnexpectedResponse,
+        ] {
+            assert!(leaves_outcome_unknown(kind, Delivery::MaybeSent), "{kind}");
+        }
+        for kind in [
+            ErrorKind::InvalidRequest,
+            ErrorKind::RateLimited,
+            ErrorKind::NotFound,
+        ] {
+            assert!(!leaves_outcome_unknown(kind, Delivery::MaybeSent), "{kind}");
         }
     }
 
@@ -199,6 +285,20 @@ mod tests {
     }
 
     #[test]
+    fn a_short_retry_after_never_goes_below_the_backoff() {
+        let p = RetryPolicy { max_retries: 5 };
+        let lots = Duration::from_secs(60);
+        for (after, attempt, expect) in [(0, 1, 500), (0, 3, 2000), (1, 1, 1000), (3, 2, 3000)] {
+            let e = err(ErrorKind::RateLimited).with_retry_after(Some(Duration::from_secs(after)));
+            assert_eq!(
+                p.decide(&e, attempt, lots, 1.0),
+                RetryDecision::RetryAfter(Duration::from_millis(expect)),
+                "Retry-After {after} after attempt {attempt}"
+            );
+        }
+    }
+
+    #[test]
     fn never_sleeps_past_the_deadline() {
         let p = RetryPolicy { max_retries: 5 };
         assert_eq!(
@@ -208,12 +308,11 @@ mod tests {
     }
 
     #[test]
-    fn idempotency_keys_are_uuid_v4_and_callers_key_wins() {
+    fn idempotency_keys_are_uuid_v4() {
         let k = new_idempotency_key();
         assert_eq!(
             uuid::Uuid::parse_str(&k).map(|u| u.get_version_num()).ok(),
             Some(4)
         );
-        assert_eq!(choose_idempotency_key(Some("mine")), "mine");
     }
 }

@@ -223,6 +223,26 @@ pub struct Refund {
     pub attempts: u32,
     /// The server's request id, when it sent one.
     pub request_id: Option<String>,
+    /// Time from the first attempt's start to the answer, backoff included.
+    pub elapsed: Duration,
+}
+
+impl Refund {
+    /// Replaces every occurrence of `secret` in the server-provided text
+    /// fields: a server may echo the key back, even JSON-escaped.
+    pub(crate) fn scrubbed(mut self, secret: &str) -> Self {
+        if let RefundStatus::Other(status) = &mut self.status {
+            crate::redact::scrub_text(status, secret);
+        }
+        for text in [&mut self.checkout_id, &mut self.refund_id]
+            .into_iter()
+            .chain(self.message.as_mut())
+            .chain(self.request_id.as_mut())
+        {
+            crate::redact::scrub_text(text, secret);
+        }
+        self
+    }
 }
 
 #[derive(Deserialize)]
@@ -300,8 +320,6 @@ fn parse_success(
             .with_body(Some(kept_body(body)))
             .with_request_id(meta.request_id.clone())
             .with_idempotency_key(idempotency_key)
-            .with_retryable(false)
-            .with_outcome_unknown(true)
     };
     let parsed: RefundResponseBody = serde_json::from_slice(body).map_err(|_| {
         unexpected("the refund was accepted but the body is not the documented JSON")
@@ -310,8 +328,14 @@ fn parse_success(
         .refund_id
         .filter(|r| !r.is_empty())
         .ok_or_else(|| unexpected("the refund was accepted but the body has no refundId"))?;
+    // An answer about another checkout is not an answer to this request.
+    if parsed.id.as_deref().is_some_and(|id| id != checkout_id) {
+        return Err(unexpected(
+            "the refund was accepted but the answer names another checkout",
+        ));
+    }
     Ok(Refund {
-        checkout_id: parsed.id.unwrap_or_else(|| checkout_id.to_owned()),
+        checkout_id: checkout_id.to_owned(),
         refund_id,
         status: RefundStatus::parse(parsed.status.as_deref().unwrap_or("successful")),
         message: parsed.message,
@@ -319,6 +343,7 @@ fn parse_success(
         replayed: meta.replayed,
         attempts: 1,
         request_id: meta.request_id.clone(),
+        elapsed: Duration::ZERO,
     })
 }
 
@@ -362,23 +387,11 @@ pub fn parse_error(status: u16, meta: &ResponseMeta, body: &[u8]) -> Error {
     if kind == ErrorKind::InvalidRequest && message.contains("already been refunded") {
         kind = ErrorKind::AlreadyRefunded;
     }
-    // 409: another request with this key is in flight and may yet refund.
-    // 5xx: the service may have committed before failing.
-    let outcome_unknown = matches!(
-        kind,
-        ErrorKind::Server | ErrorKind::UnexpectedResponse | ErrorKind::IdempotencyConflict
-    );
-    let retryable = matches!(
-        kind,
-        ErrorKind::IdempotencyConflict | ErrorKind::RateLimited | ErrorKind::Server
-    );
     Error::new(kind, message)
         .with_status(status)
         .with_error_code(field("errorCode"))
         .with_request_id(meta.request_id.clone())
         .with_body((!body.is_empty()).then(|| kept_body(body)))
-        .with_retryable(retryable)
-        .with_outcome_unknown(outcome_unknown)
         .with_retry_after(meta.retry_after)
 }
 
@@ -418,6 +431,21 @@ mod tests {
             &req.body[..],
             br#"{"amount":150,"metadata":{"order":"42"}}"#
         );
+    }
+
+    #[test]
+    fn the_callers_key_wins_and_a_fixed_key_stays_fixed() {
+        let mut mine = RefundRequest::new("ch_1").idempotency_key("mine");
+        assert_eq!(mine.fix_idempotency_key(), "mine");
+        let mut fresh = RefundRequest::new("ch_1");
+        let key = fresh.fix_idempotency_key().to_owned();
+        assert_eq!(
+            uuid::Uuid::parse_str(&key)
+                .map(|u| u.get_version_num())
+                .ok(),
+            Some(4)
+        );
+        assert_eq!(fresh.fix_idempotency_key(), key);
     }
 
     #[test]

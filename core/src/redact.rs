@@ -1,5 +1,6 @@
 //! Keeping the secret key out of every piece of text the SDK produces.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The secret key, held so that it can only be read on purpose.
@@ -56,6 +57,76 @@ pub fn mask_secret(raw: &str) -> String {
     }
 }
 
+/// `bytes` with every occurrence of `secret` replaced by its mask; borrowed
+/// (no copy) when the secret is absent, which is the usual case.
+pub fn scrub_bytes<'a>(bytes: &'a [u8], secret: &str) -> Cow<'a, [u8]> {
+    let needle = secret.as_bytes();
+    if needle.is_empty() || memchr::memmem::find(bytes, needle).is_none() {
+        return Cow::Borrowed(bytes);
+    }
+    let mask = mask_secret(secret);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = memchr::memmem::find(rest, needle) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(mask.as_bytes());
+        rest = &rest[at + needle.len()..];
+    }
+    out.extend_from_slice(rest);
+    Cow::Owned(out)
+}
+
+/// Replaces every occurrence of `secret` in `text` with its mask.
+pub fn scrub_text(text: &mut String, secret: &str) {
+    if !secret.is_empty() && text.contains(secret) {
+        *text = text.replace(secret, &mask_secret(secret));
+    }
+}
+
+/// Masks `secret` in a JSON text whose strings hold it only in escaped
+/// form (`\u0073k_live_…`): such a text is written again from its parsed,
+/// scrubbed value. Texts that are not JSON are left as they are.
+pub fn scrub_json_text(text: &mut String, secret: &str) {
+    if secret.is_empty() || !text.contains('\\') {
+        return;
+    }
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return;
+    };
+    if scrub_json_value(&mut value, secret) {
+        *text = value.to_string();
+    }
+}
+
+/// Scrubs every string (keys included) of `value`; true when any changed.
+fn scrub_json_value(value: &mut serde_json::Value, secret: &str) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains(secret) => {
+            scrub_text(s, secret);
+            true
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |found, v| scrub_json_value(v, secret) | found),
+        Value::Object(fields) => {
+            let mut found = fields.keys().any(|k| k.contains(secret));
+            if found {
+                let entries = std::mem::take(fields);
+                for (mut k, v) in entries {
+                    scrub_text(&mut k, secret);
+                    fields.insert(k, v);
+                }
+            }
+            for v in fields.values_mut() {
+                found |= scrub_json_value(v, secret);
+            }
+            found
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +144,18 @@ mod tests {
     #[test]
     fn masks_unknown_text_entirely() {
         assert_eq!(mask_secret("hunter2"), "…");
+    }
+
+    #[test]
+    fn scrubbing_masks_every_occurrence_and_copies_only_when_needed() {
+        let key = "sk_live_0123456789abcdefWXYZ";
+        let text = format!("a{key}b{key}");
+        let scrubbed = scrub_bytes(text.as_bytes(), key);
+        assert_eq!(&scrubbed[..], "ask_live_…WXYZbsk_live_…WXYZ".as_bytes());
+        assert!(matches!(scrub_bytes(b"clean", key), Cow::Borrowed(_)));
+        let mut s = text.clone();
+        scrub_text(&mut s, key);
+        assert_eq!(s, "ask_live_…WXYZbsk_live_…WXYZ");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use http::header::{
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::policy::Delivery;
 use crate::protocol::{HttpRequest, ResponseMeta};
 use crate::validate;
 
@@ -28,7 +29,6 @@ pub struct HttpResponse {
 /// The pooled HTTP client plus the per-client headers.
 pub(crate) struct Transport {
     http: reqwest::Client,
-    auth: HeaderValue,
     user_agent: HeaderValue,
     /// The base URL, parsed once (host parsing is costly; paths are cheap).
     base: reqwest::Url,
@@ -38,7 +38,20 @@ pub(crate) struct Transport {
 
 impl Transport {
     pub(crate) fn new(config: &Config) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        // reqwest's own proxy lookup (HTTP_PROXY, ALL_PROXY, …) is off:
+        // `config::proxy_for` alone decides (ADR 0009).
+        let mut http = reqwest::Client::builder().no_proxy();
+        if let Some(proxy) = &config.proxy {
+            let proxy = reqwest::Proxy::https(proxy.as_str()).map_err(|_| {
+                Error::invalid(
+                    ErrorKind::Configuration,
+                    "proxy",
+                    "is not a usable proxy URL",
+                )
+            })?;
+            http = http.proxy(proxy);
+        }
+        let http = http
             .use_rustls_tls()
             .https_only(!config.base_url.starts_with("http://"))
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
@@ -55,15 +68,6 @@ impl Transport {
                     format!("cannot build HTTP client: {e}"),
                 )
             })?;
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.secret_key.expose()))
-            .map_err(|_| {
-                Error::invalid(
-                    ErrorKind::Configuration,
-                    "secret_key",
-                    "is not a valid header value",
-                )
-            })?;
-        auth.set_sensitive(true);
         let user_agent = HeaderValue::from_str(&config.user_agent).map_err(|_| {
             Error::invalid(
                 ErrorKind::Configuration,
@@ -83,7 +87,6 @@ impl Transport {
         })?;
         Ok(Self {
             http,
-            auth,
             user_agent,
             base,
             host,
@@ -98,9 +101,10 @@ impl Transport {
     pub(crate) fn send(
         &self,
         req: &HttpRequest,
+        auth: &HeaderValue,
         timeout: Duration,
     ) -> impl Future<Output = Result<HttpResponse>> + Send + 'static {
-        let pending = self.build(req).map(|r| self.http.execute(r));
+        let pending = self.build(req, auth).map(|r| self.http.execute(r));
         async move {
             let exchange = async move {
                 let mut response = pending?.await.map_err(transport_error)?;
@@ -114,13 +118,12 @@ impl Transport {
                 Err(_) => Err(Error::new(
                     ErrorKind::Timeout,
                     format!("no answer within {:.1} s", timeout.as_secs_f64()),
-                )
-                .with_outcome_unknown(true)),
+                )),
             }
         }
     }
 
-    fn build(&self, req: &HttpRequest) -> Result<reqwest::Request> {
+    fn build(&self, req: &HttpRequest, auth: &HeaderValue) -> Result<reqwest::Request> {
         let mut url = self.base.clone();
         let prefix = self.base.path().trim_end_matches('/');
         url.set_path(&format!("{prefix}{}", req.path));
@@ -130,7 +133,7 @@ impl Transport {
         // (a realloc across threads: 9 µs per call at concurrency 64, ADR 0008).
         let mut headers = HeaderMap::with_capacity(REQUEST_HEADERS);
         headers.insert(HOST, self.host.clone());
-        headers.insert(AUTHORIZATION, self.auth.clone());
+        headers.insert(AUTHORIZATION, auth.clone());
         headers.insert(USER_AGENT, self.user_agent.clone());
         headers.insert(CONTENT_LENGTH, HeaderValue::from(req.body.len()));
         for (name, value) in &req.headers {
@@ -188,14 +191,17 @@ fn too_large(len: usize, status: u16) -> Result<()> {
         ErrorKind::UnexpectedResponse,
         format!("answer body larger than {MAX_RESPONSE_BODY} bytes"),
     )
-    .with_status(status)
-    .with_outcome_unknown(true))
+    .with_status(status))
 }
 
 /// Maps a reqwest failure. Only a failure to connect proves the request
 /// never reached the server; anything later leaves the outcome unknown.
 fn transport_error(e: reqwest::Error) -> Error {
-    let reached = !e.is_connect();
+    let delivery = if e.is_connect() {
+        Delivery::NotSent
+    } else {
+        Delivery::MaybeSent
+    };
     let kind = if e.is_timeout() {
         ErrorKind::Timeout
     } else {
@@ -208,5 +214,5 @@ fn transport_error(e: reqwest::Error) -> Error {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    Error::new(kind, text).with_outcome_unknown(reached)
+    Error::new(kind, text).with_delivery(delivery)
 }

@@ -139,6 +139,27 @@ pub fn secret_key(key: &str) -> Result<()> {
     Ok(())
 }
 
+/// Longest token accepted in token mode, in bytes.
+pub const MAX_TOKEN_LEN: usize = 8192;
+
+/// A token-mode bearer token: 1–8192 visible ASCII characters, and never
+/// something that looks like a secret key (an app must not hold one). The
+/// error never repeats the token.
+pub fn token(token: &str) -> Result<()> {
+    let bad = |problem: &str| Error::invalid(ErrorKind::Configuration, "token", problem);
+    if token.starts_with("sk_live_") || token.starts_with("sk_test_") {
+        return Err(bad(
+            "looks like a secret key; apps must never hold one: give the relay's token instead",
+        ));
+    }
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN || !is_visible_ascii(token) {
+        return Err(bad(&format!(
+            "must be 1 to {MAX_TOKEN_LEN} visible ASCII characters"
+        )));
+    }
+    Ok(())
+}
+
 /// A base URL: `https`, or `http` on a loopback host; no credentials,
 /// query or fragment.
 pub fn base_url(raw: &str) -> Result<url::Url> {
@@ -179,7 +200,8 @@ pub fn seconds(field: &'static str, secs: f64) -> Result<std::time::Duration> {
     })
 }
 
-fn is_loopback(url: &url::Url) -> bool {
+/// Whether `url`'s host is `localhost`, in 127.0.0.0/8 or `::1`.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),

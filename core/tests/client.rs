@@ -5,7 +5,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use refundkit::policy::{Jitter, Sleep, SleepFuture};
+use refundkit::policy::{Clock, Jitter, Sleep, SleepFuture};
 use refundkit::{Client, ErrorKind, RefundRequest};
 use support::{accepted_body, Action, ScriptedServer};
 
@@ -102,6 +102,22 @@ async fn a_full_refund_sends_an_empty_object_and_a_fresh_uuid_key() {
     let sent = r.header("idempotency-key").expect("key sent");
     assert_eq!(sent, refund.idempotency_key);
     assert_eq!(sent.len(), 36, "a UUID: {sent}");
+}
+
+#[tokio::test]
+async fn a_key_fixed_before_the_call_is_the_key_sent() {
+    let server = ScriptedServer::start(vec![ok()]).await;
+    let mut request = RefundRequest::new("ch_1");
+    let fixed = request.fix_idempotency_key().to_owned();
+    let refund = client(&server, Arc::default())
+        .refund(request)
+        .await
+        .expect("refund");
+    assert_eq!(refund.idempotency_key, fixed);
+    assert_eq!(
+        server.requests()[0].header("idempotency-key"),
+        Some(fixed.as_str())
+    );
 }
 
 #[tokio::test]
@@ -321,6 +337,34 @@ async fn retry_after_is_respected() {
 }
 
 #[tokio::test]
+async fn retry_after_zero_never_shortens_the_backoff() {
+    let zero = || Action::Respond(429, vec![("retry-after", "0".into())], "{}".into());
+    let server = ScriptedServer::start(vec![zero(), zero(), ok()]).await;
+    let sleep = Arc::new(RecordingSleep::default());
+    let refund = client(&server, sleep.clone())
+        .refund(RefundRequest::new("ch_1"))
+        .await
+        .expect("refund");
+    assert_eq!(refund.attempts, 3);
+    assert_eq!(
+        *sleep.0.lock().expect("lock"),
+        vec![Duration::from_millis(500), Duration::from_secs(1)]
+    );
+}
+
+#[tokio::test]
+async fn a_refund_reports_the_time_its_attempts_took_backoff_included() {
+    let server = ScriptedServer::start(vec![status(503, "{}"), status(503, "{}"), ok()]).await;
+    let clock = Arc::new(SleepDrivenClock::default());
+    let refund = deadline_client(&server, clock)
+        .refund(RefundRequest::new("ch_1"))
+        .await
+        .expect("refund");
+    assert_eq!(refund.attempts, 3);
+    assert_eq!(refund.elapsed, Duration::from_millis(1500));
+}
+
+#[tokio::test]
 async fn retry_after_beyond_thirty_seconds_ends_the_retries() {
     let server = ScriptedServer::start(vec![
         Action::Respond(429, vec![("retry-after", "120".into())], "{}".into()),
@@ -337,30 +381,65 @@ async fn retry_after_beyond_thirty_seconds_ends_the_retries() {
     assert_eq!(server.requests().len(), 1);
 }
 
-#[tokio::test]
-async fn total_timeout_ends_the_retries() {
-    let slow =
-        || Action::DelayThenRespond(Duration::from_secs(5), 202, accepted_body("ch_1", "rfd_1"));
-    let server = ScriptedServer::start((0..12).map(|_| slow()).collect()).await;
-    let err = Client::builder(KEY)
+/// A clock that moves only when the client sleeps: the deadline arithmetic
+/// is exact, whatever the real time an attempt takes.
+#[derive(Default)]
+struct SleepDrivenClock(Mutex<Duration>);
+
+impl Clock for SleepDrivenClock {
+    fn now(&self) -> Duration {
+        *self.0.lock().expect("lock")
+    }
+}
+
+impl Sleep for SleepDrivenClock {
+    fn sleep(&self, d: Duration) -> SleepFuture {
+        *self.0.lock().expect("lock") += d;
+        Box::pin(async {})
+    }
+}
+
+fn deadline_client(server: &ScriptedServer, clock: Arc<SleepDrivenClock>) -> Client {
+    Client::builder(KEY)
         .base_url(server.base_url())
         .max_retries(10)
         .timeout(Duration::from_millis(200))
-        .total_timeout(Duration::from_millis(700))
-        .sleeper(Arc::new(RecordingSleep::default()))
+        .total_timeout(Duration::from_secs(2))
+        .sleeper(clock.clone())
+        .clock(clock)
+        .jitter(Arc::new(FixedJitter(1.0)))
         .build()
         .expect("client")
+}
+
+#[tokio::test]
+async fn total_timeout_ends_the_retries_at_an_exact_attempt() {
+    // Backoffs 0.5 s and 1 s fit in the 2 s budget; the third (2 s) does not.
+    let server = ScriptedServer::start((0..12).map(|_| status(503, "{}")).collect()).await;
+    let clock = Arc::new(SleepDrivenClock::default());
+    let err = deadline_client(&server, clock.clone())
+        .refund(RefundRequest::new("ch_1"))
+        .await
+        .expect_err("server errors");
+    assert_eq!(err.kind(), ErrorKind::Server);
+    assert_eq!(err.attempts(), 3);
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(clock.now(), Duration::from_millis(1500));
+}
+
+#[tokio::test]
+async fn attempts_that_time_out_end_at_the_deadline_with_the_outcome_unknown() {
+    let slow =
+        || Action::DelayThenRespond(Duration::from_secs(5), 202, accepted_body("ch_1", "rfd_1"));
+    let server = ScriptedServer::start((0..12).map(|_| slow()).collect()).await;
+    let err = deadline_client(&server, Arc::default())
         .refund(RefundRequest::new("ch_1"))
         .await
         .expect_err("timeout");
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(err.is_outcome_unknown());
-    assert!(err.attempts() >= 2, "attempts {}", err.attempts());
-    assert!(
-        err.attempts() <= 4,
-        "the 700 ms budget ended the retries: {}",
-        err.attempts()
-    );
+    assert!(err.is_retryable(), "a later retry with the key may succeed");
+    assert_eq!(err.attempts(), 3);
 }
 
 #[tokio::test]

@@ -128,3 +128,106 @@ async fn no_error_kind_and_no_log_line_contains_the_secret() {
         assert!(!text.contains(NEEDLE), "secret leaked: {text}");
     }
 }
+
+/// The key, JSON-escaped so that a raw-bytes scan cannot see it.
+fn escaped(secret: &str) -> String {
+    secret
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect()
+}
+
+fn echoing_client(server: &ScriptedServer) -> Client {
+    Client::builder(SECRET)
+        .base_url(server.base_url())
+        .max_retries(0)
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn a_success_echoing_the_key_everywhere_shows_it_nowhere() {
+    for key_text in [SECRET.to_owned(), escaped(SECRET)] {
+        let body = format!(
+            r#"{{"id":"ch_1","refundId":"rfd_{key_text}","message":"key {key_text}","status":"{key_text}"}}"#
+        );
+        let server = ScriptedServer::start(vec![Action::Respond(
+            202,
+            vec![("x-request-id", format!("req_{SECRET}"))],
+            body,
+        )])
+        .await;
+        let refund = echoing_client(&server)
+            .refund(RefundRequest::new("ch_1"))
+            .await
+            .expect("accepted");
+        let text = format!(
+            "{refund:?} {} {:?} {} {:?}",
+            refund.refund_id, refund.message, refund.status, refund.request_id
+        );
+        assert!(!text.contains(NEEDLE), "secret leaked: {text}");
+        assert!(refund.refund_id.starts_with("rfd_sk_live_…"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn an_error_echoing_the_key_everywhere_shows_it_nowhere() {
+    for status in [400, 403, 500, 202] {
+        for key_text in [SECRET.to_owned(), escaped(SECRET)] {
+            // A 202 without a refundId is an unexpected answer: the body is kept.
+            let body = format!(
+                r#"{{"errorCode":"{key_text}","errorMessage":"bad {key_text}","status":"{key_text}"}}"#
+            );
+            let server = ScriptedServer::start(vec![Action::Respond(
+                status,
+                vec![("x-request-id", SECRET.to_owned())],
+                body,
+            )])
+            .await;
+            let err = echoing_client(&server)
+                .refund(RefundRequest::new("ch_1"))
+                .await
+                .expect_err("refused");
+            let text = format!(
+                "{err} {err:?} {} {:?} {:?} {:?}",
+                err.message(),
+                err.body(),
+                err.error_code(),
+                err.request_id()
+            );
+            assert!(!text.contains(NEEDLE), "{status}: secret leaked: {text}");
+            let body: serde_json::Value =
+                serde_json::from_str(err.body().expect("body")).expect("JSON body");
+            assert!(
+                !body.to_string().contains(NEEDLE),
+                "{status}: escaped key kept: {body}"
+            );
+            assert!(
+                body["errorCode"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("sk_live_…")),
+                "{status}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_key_is_masked_before_the_body_is_cut() {
+    // The key straddles the 64 KiB cut of the kept body: masking after the
+    // cut would keep its first part.
+    let pad = "x".repeat(64 * 1024 - 30);
+    let body = format!(r#"{{"errorMessage":"{pad}{SECRET}"}}"#);
+    let server = ScriptedServer::start(vec![Action::Respond(400, vec![], body)]).await;
+    let err = echoing_client(&server)
+        .refund(RefundRequest::new("ch_1"))
+        .await
+        .expect_err("400");
+    let kept = err.body().expect("body");
+    assert!(kept.len() <= 64 * 1024);
+    assert!(
+        !kept.contains("sk_live_T"),
+        "a part of the key survived the cut"
+    );
+    assert!(!format!("{err:?} {err}").contains(NEEDLE));
+}

@@ -10,11 +10,14 @@ use refundkit::{Client, RefundRequest, WebhookVerifier};
 use serde_json::Value;
 use support::ScriptedServer;
 
-fn load(name: &str) -> Vec<Value> {
+fn document(name: &str) -> Value {
     let path = format!("{}/../tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect(&path);
-    let doc: Value = serde_json::from_str(&text).expect("vector JSON");
-    doc["cases"].as_array().expect("cases").clone()
+    serde_json::from_str(&text).expect("vector JSON")
+}
+
+fn load(name: &str) -> Vec<Value> {
+    document(name)["cases"].as_array().expect("cases").clone()
 }
 
 fn s(v: &Value) -> Option<&str> {
@@ -29,10 +32,10 @@ fn webhook_vectors() {
             Some(list) => list.iter().filter_map(Value::as_str).collect(),
             None => vec![case["secret"].as_str().expect("secret")],
         };
-        let tolerance = case.get("tolerance").and_then(Value::as_u64).unwrap_or(300);
-        let verifier = WebhookVerifier::with_secrets(secrets)
-            .expect("secrets")
-            .tolerance(Duration::from_secs(tolerance));
+        let mut verifier = WebhookVerifier::with_secrets(secrets).expect("secrets");
+        if let Some(tolerance) = case.get("tolerance").and_then(Value::as_u64) {
+            verifier = verifier.tolerance(Duration::from_secs(tolerance));
+        }
         let headers: Vec<(&str, &str)> = case["headers"]
             .as_object()
             .expect("headers")
@@ -85,7 +88,9 @@ fn webhook_vectors() {
 
 #[test]
 fn error_vectors_through_the_protocol_layer() {
-    for case in load("errors.json") {
+    let errors = document("errors.json");
+    let checkout_id = errors["checkout_id"].as_str().expect("checkout_id");
+    for case in errors["cases"].as_array().expect("cases") {
         let name = case["name"].as_str().expect("name");
         let mut headers = http::HeaderMap::new();
         for (k, v) in case["headers"].as_object().expect("headers") {
@@ -97,7 +102,7 @@ fn error_vectors_through_the_protocol_layer() {
         let meta = ResponseMeta::from_headers(&headers, SystemTime::now());
         let status = case["status"].as_u64().expect("status") as u16;
         let body = case["body"].as_str().expect("body").as_bytes();
-        let got = parse_refund_response(status, &meta, body, "ch_fallback", "vector-key");
+        let got = parse_refund_response(status, &meta, body, checkout_id, "vector-key");
         let expect = &case["expect"];
         if expect["ok"].as_bool() == Some(true) {
             let refund = got.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -199,4 +204,78 @@ async fn validation_vectors_fail_before_any_io() {
         server.requests().is_empty(),
         "invalid input reached the server"
     );
+}
+
+#[test]
+fn defaults_vector() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/defaults.json"
+    );
+    let doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("defaults.json")).expect("JSON");
+    let d = &doc["defaults"];
+    let secs = |k: &str| Duration::from_secs_f64(d[k].as_f64().expect(k));
+    let config = Client::new("sk_live_0123456789abcdefghij")
+        .expect("client")
+        .config()
+        .clone();
+    assert_eq!(Some(config.base_url()), d["base_url"].as_str());
+    assert_eq!(
+        Some(u64::from(config.max_retries())),
+        d["max_retries"].as_u64()
+    );
+    assert_eq!(config.timeout(), secs("timeout_seconds"));
+    assert_eq!(config.total_timeout(), secs("total_timeout_seconds"));
+    let verifier =
+        WebhookVerifier::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("verifier");
+    assert_eq!(
+        verifier.tolerance_value(),
+        secs("webhook_tolerance_seconds")
+    );
+    assert_eq!(
+        refundkit::defaults::BASE_DELAY,
+        secs("backoff_base_seconds")
+    );
+    assert_eq!(refundkit::defaults::MAX_DELAY, secs("backoff_max_seconds"));
+    assert_eq!(
+        refundkit::defaults::MAX_RETRY_AFTER,
+        secs("max_retry_after_seconds")
+    );
+    assert_eq!(
+        refundkit::policy::backoff(1, 1.0),
+        secs("backoff_base_seconds")
+    );
+    assert_eq!(
+        refundkit::policy::backoff(30, 1.0),
+        secs("backoff_max_seconds")
+    );
+}
+
+#[test]
+fn key_vectors() {
+    let doc = document("keys.json");
+    for case in doc["cases"].as_array().expect("cases") {
+        let parts: Vec<&str> = case["parts"]
+            .as_array()
+            .expect("parts")
+            .iter()
+            .map(|p| p.as_str().expect("part"))
+            .collect();
+        let namespace = case["namespace"].as_str().expect("namespace");
+        let key = refundkit::idempotency_key_for(namespace, &parts).expect("valid");
+        assert_eq!(Some(key.as_str()), case["key"].as_str(), "{}", case["name"]);
+    }
+    for case in doc["invalid"].as_array().expect("invalid") {
+        let parts: Vec<&str> = case["parts"]
+            .as_array()
+            .expect("parts")
+            .iter()
+            .map(|p| p.as_str().expect("part"))
+            .collect();
+        let namespace = case["namespace"].as_str().expect("namespace");
+        let err = refundkit::idempotency_key_for(namespace, &parts).expect_err("invalid");
+        assert_eq!(err.kind(), refundkit::ErrorKind::InvalidInput);
+        assert_eq!(err.field(), case["field"].as_str(), "{}", case["name"]);
+    }
 }

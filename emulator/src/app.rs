@@ -21,7 +21,7 @@ pub(crate) struct App {
     pub(crate) checkouts: CheckoutStore,
     pub(crate) idempotency: IdempotencyStore,
     pub(crate) webhooks: WebhookRegistry,
-    pub(crate) deliverer: Deliverer,
+    pub(crate) deliverer: Arc<Deliverer>,
     pub(crate) faults: FaultInjector,
     pub(crate) stats: Stats,
     pub(crate) lifecycle: Lifecycle,
@@ -35,7 +35,7 @@ impl App {
             checkouts: CheckoutStore::new(),
             idempotency: IdempotencyStore::new(config.idempotency_ttl),
             webhooks: WebhookRegistry::default(),
-            deliverer: Deliverer::new(config.webhook_time_scale),
+            deliverer: Arc::new(Deliverer::new(config.webhook_time_scale)),
             faults: FaultInjector::new(config.faults.clone()),
             stats: Stats::default(),
             lifecycle: Lifecycle::new(),
@@ -58,11 +58,15 @@ impl App {
         let event = Arc::new(Event::new(event_type, payload()));
         for sub in subs {
             let rx = self.lifecycle.subscribe();
+            let still_registered = {
+                let (app, account_key, sub) = (self.clone(), account_key.to_owned(), sub.clone());
+                move || app.webhooks.is_registered(&account_key, &sub)
+            };
             tokio::spawn(delivery::deliver(
-                self.clone(),
-                account_key.to_owned(),
+                self.deliverer.clone(),
                 sub,
                 event.clone(),
+                still_registered,
                 rx,
                 generation,
             ));

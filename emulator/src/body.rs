@@ -26,14 +26,21 @@ pub(crate) async fn read(body: Body) -> Result<Bytes, ApiError> {
 /// A request body: parsed JSON, or the raw bytes when it is not JSON.
 #[derive(Debug)]
 pub(crate) enum JsonBody {
-    /// Valid JSON (not necessarily an object).
+    /// Valid JSON (not necessarily an object); an empty body is `{}`.
     Json(Value),
-    /// Anything else, including an empty body.
+    /// Anything else.
     Invalid(Bytes),
 }
 
 impl JsonBody {
+    /// Parses `bytes`. An empty body (no bytes at all) means `{}`: the
+    /// guide's own curl sample and the provider's WooCommerce plugin send
+    /// no body for a full refund (API.md), so the two are the same request,
+    /// idempotency included.
     pub(crate) fn parse(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            return Self::Json(Value::Object(Map::new()));
+        }
         match serde_json::from_slice(&bytes) {
             Ok(v) => Self::Json(v),
             Err(_) => Self::Invalid(bytes),
@@ -45,7 +52,7 @@ impl JsonBody {
         match self {
             Self::Json(Value::Object(map)) => Ok(map),
             _ => Err(ApiError::validation(
-                "The request body must be a JSON object (send {} when there is nothing to say).",
+                "The request body must be a JSON object (or empty, which means {}).",
             )),
         }
     }
@@ -169,5 +176,11 @@ mod tests {
     fn different_values_differ() {
         assert_ne!(canonical(r#"{"amount":5}"#), canonical(r#"{"amount":6}"#));
         assert_ne!(canonical("[]"), canonical("{}"));
+    }
+
+    #[test]
+    fn an_empty_body_is_the_same_request_as_an_empty_object() {
+        assert_eq!(canonical(""), canonical("{}"));
+        assert_ne!(canonical(" "), canonical("{}"));
     }
 }

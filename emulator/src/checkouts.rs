@@ -22,6 +22,11 @@ pub(crate) const MIN_CHECKOUT_AMOUNT: i64 = 200;
 pub(crate) const MAX_AMOUNT: i64 = (1 << 53) - 1;
 /// Checkout metadata that makes its refunds fail **\[ours\]**.
 const FAIL_KEY: &str = "emulator.refund";
+/// Checkout metadata whose value the 202 of its refunds carries as
+/// `status` instead of `successful` **\[ours\]**.
+const STATUS_KEY: &str = "emulator.refund_status";
+/// The `status` of an accepted refund, as documented.
+const ACCEPTED_STATUS: &str = "successful";
 /// `failureReason` of a refund made to fail.
 const FAILURE_REASON: &str =
     "This transaction cannot be refunded as the card used does not support refunds";
@@ -79,6 +84,8 @@ pub(crate) struct RefundMade {
     pub(crate) owner: String,
     pub(crate) checkout_id: String,
     pub(crate) refund_id: String,
+    /// The `status` the 202 answer carries.
+    pub(crate) answer_status: String,
     amount: i64,
     succeeded: bool,
     payment_id: Option<String>,
@@ -255,7 +262,7 @@ impl CheckoutStore {
         if refundable <= 0 {
             return Err(declined(
                 "already_refunded",
-                refundkit::protocol::ALREADY_REFUNDED_MESSAGE,
+                "Payment has already been refunded.",
             ));
         }
         let amount = new.amount.unwrap_or(refundable);
@@ -265,12 +272,9 @@ impl CheckoutStore {
                 "Refund amount exceeds the refundable amount.",
             ));
         }
-        let succeeded = c
-            .metadata
-            .as_ref()
-            .and_then(|m| m.get(FAIL_KEY))
-            .map(String::as_str)
-            != Some("fail");
+        let setting = |key| c.metadata.as_ref().and_then(|m| m.get(key)).cloned();
+        let succeeded = setting(FAIL_KEY).as_deref() != Some("fail");
+        let answer_status = setting(STATUS_KEY).unwrap_or_else(|| ACCEPTED_STATUS.to_owned());
         if succeeded {
             c.refunded += amount;
         }
@@ -287,6 +291,7 @@ impl CheckoutStore {
             owner: c.owner.clone(),
             checkout_id: id.to_owned(),
             refund_id: record.refund_id.clone(),
+            answer_status,
             amount,
             succeeded,
             payment_id: c.payment_id.clone(),
@@ -359,7 +364,7 @@ impl RefundRecord {
             "idempotencyKey": self.idempotency_key,
             "metadata": self.metadata,
             "createdDate": clock::iso8601(self.created),
-            "secretKeyMasked": refundkit::redact::mask_secret(&c.owner),
+            "secretKeyMasked": crate::auth::masked(&c.owner),
         })
     }
 }

@@ -98,7 +98,9 @@ async fn deliveries(State(app): State<Arc<App>>) -> Response {
 /// `GET /_emulator/stats`: request counters since start or reset.
 async fn stats(State(app): State<Arc<App>>) -> Response {
     bump(&app.stats.control_requests);
-    Reply::json(StatusCode::OK, &app.stats.to_json()).into_response()
+    let mut stats = app.stats.to_json();
+    stats["scheduledDeliveries"] = app.deliverer.waiting().into();
+    Reply::json(StatusCode::OK, &stats).into_response()
 }
 
 /// `POST /_emulator/reset`: forgets everything, faults included.

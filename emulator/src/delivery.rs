@@ -1,7 +1,12 @@
 //! Webhook delivery: signed POSTs to the registered URLs, retried on the
 //! API's schedule, each attempt logged.
+//!
+//! This module knows nothing of the emulator's state: [`deliver`] gets the
+//! [`Deliverer`], the subscription, the event and a "still registered?"
+//! check, so the state (`app`) depends on delivery and never the reverse.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -70,11 +75,13 @@ struct Attempt {
     timestamp: i64,
 }
 
-/// The HTTP client that delivers, and the attempt log.
+/// The HTTP client that delivers, the attempt log, and how many deliveries
+/// are waiting for a later attempt.
 pub(crate) struct Deliverer {
     http: reqwest::Client,
     time_scale: f64,
     log: Mutex<VecDeque<Attempt>>,
+    waiting: AtomicU64,
 }
 
 impl Deliverer {
@@ -95,15 +102,38 @@ impl Deliverer {
             http,
             time_scale,
             log: Mutex::new(VecDeque::new()),
+            waiting: AtomicU64::new(0),
         }
     }
 
-    /// The delay before attempt `attempt` (1-based), scaled.
+    /// The delay before attempt `attempt` (1-based), scaled. A product too
+    /// large for a `Duration` (a scale of 1e19) saturates instead of
+    /// panicking, so the delivery just waits "forever".
     fn delay_before(&self, attempt: usize) -> Duration {
         match attempt.checked_sub(2).and_then(|i| RETRY_DELAYS.get(i)) {
-            Some(d) => d.mul_f64(self.time_scale),
+            Some(d) => Duration::try_from_secs_f64(d.as_secs_f64() * self.time_scale)
+                .unwrap_or(Duration::MAX),
             None => Duration::ZERO,
         }
+    }
+
+    /// Deliveries now waiting for their next attempt.
+    pub(crate) fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps `delay`, counted in [`Deliverer::waiting`] meanwhile (also
+    /// when the sleep is cut short by a reset or stop).
+    async fn wait(&self, delay: Duration) {
+        struct Waiting<'a>(&'a AtomicU64);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
+        tokio::time::sleep(delay).await;
     }
 
     /// The log, oldest first.
@@ -189,26 +219,27 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Delivers `event` to `sub` until a 2xx, the schedule runs out, the
-/// subscription is deleted, or the generation ends (reset or stop).
+/// Delivers `event` to `sub` until a 2xx, the schedule runs out,
+/// `still_registered` says no (the subscription was deleted), or the
+/// generation ends (reset or stop).
 pub(crate) async fn deliver(
-    app: Arc<crate::app::App>,
-    account_key: String,
+    deliverer: Arc<Deliverer>,
     sub: Arc<Subscription>,
     event: Arc<Event>,
+    still_registered: impl Fn() -> bool,
     mut lifecycle_rx: watch::Receiver<u64>,
     generation: u64,
 ) {
     let attempts = async {
         for number in 1..=RETRY_DELAYS.len() + 1 {
-            let delay = app.deliverer.delay_before(number);
+            let delay = deliverer.delay_before(number);
             if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
+                deliverer.wait(delay).await;
             }
-            if !app.webhooks.is_registered(&account_key, &sub) {
+            if !still_registered() {
                 return;
             }
-            if app.deliverer.attempt(&sub, &event, number).await {
+            if deliverer.attempt(&sub, &event, number).await {
                 return;
             }
         }
@@ -216,5 +247,38 @@ pub(crate) async fn deliver(
     tokio::select! {
         () = attempts => {}
         () = lifecycle::superseded(&mut lifecycle_rx, generation) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_follow_the_schedule_times_the_scale() {
+        let deliverer = Deliverer::new(0.001);
+        assert_eq!(deliverer.delay_before(1), Duration::ZERO);
+        assert_eq!(deliverer.delay_before(2), Duration::ZERO);
+        assert_eq!(deliverer.delay_before(3), Duration::from_millis(5));
+        assert_eq!(deliverer.delay_before(10), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_huge_scale_saturates_instead_of_panicking() {
+        for scale in [1e19, 1e300, f64::MAX] {
+            let deliverer = Deliverer::new(scale);
+            for attempt in 1..=RETRY_DELAYS.len() + 1 {
+                let delay = deliverer.delay_before(attempt);
+                assert!(attempt <= 2 || delay == Duration::MAX, "{scale} {attempt}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_scale_that_is_not_a_finite_non_negative_number_counts_as_one() {
+        for scale in [f64::NAN, f64::INFINITY, -1.0] {
+            let deliverer = Deliverer::new(scale);
+            assert_eq!(deliverer.delay_before(3), Duration::from_secs(5), "{scale}");
+        }
     }
 }

@@ -23,6 +23,8 @@ use crate::stats::bump;
 
 /// The message of every accepted refund.
 const REFUND_MESSAGE: &str = "Your refund has been processed";
+/// The request header naming an idempotency key.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
@@ -83,10 +85,7 @@ async fn admit<'a>(
     let bytes = body::read(raw).await.map_err(|e| e.reply())?;
     let account = auth::authenticate(&parts.headers, &app.secret_keys).map_err(|e| e.reply())?;
     let body = JsonBody::parse(bytes);
-    let Some(key) = parts
-        .headers
-        .get(refundkit::protocol::IDEMPOTENCY_KEY_HEADER)
-    else {
+    let Some(key) = parts.headers.get(IDEMPOTENCY_KEY) else {
         return Ok(Admitted {
             account,
             body,
@@ -125,7 +124,7 @@ async fn admit<'a>(
 fn idempotency_key(parts: &Parts) -> Option<&str> {
     parts
         .headers
-        .get(refundkit::protocol::IDEMPOTENCY_KEY_HEADER)
+        .get(IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
 }
 
@@ -287,7 +286,7 @@ fn make_refund(
                     "id": made.checkout_id,
                     "refundId": made.refund_id,
                     "message": REFUND_MESSAGE,
-                    "status": "successful",
+                    "status": made.answer_status,
                 }),
             )
         }

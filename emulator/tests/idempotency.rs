@@ -51,6 +51,29 @@ async fn errors_are_replayed_too() {
 }
 
 #[tokio::test]
+async fn an_empty_body_and_an_empty_object_are_the_same_request() {
+    let emulator = start().await;
+    for (first_body, second_body) in [("", "{}"), ("{}", "")] {
+        let id = paid_checkout(&emulator, LIVE_KEY, 1000).await;
+        let key = format!("same-{id}");
+        let first = refund_raw(&emulator, LIVE_KEY, &id, first_body, Some(&key)).await;
+        let second = refund_raw(&emulator, LIVE_KEY, &id, second_body, Some(&key)).await;
+        assert_eq!(first.status, 202, "{first_body:?}: {first:?}");
+        assert_eq!(
+            second.status, 202,
+            "{second_body:?} after {first_body:?}: {second:?}"
+        );
+        assert!(second.replayed());
+        assert_eq!(first.raw, second.raw);
+        let ledger = control(&emulator, LIVE_KEY)
+            .ledger(Some(&id))
+            .await
+            .unwrap();
+        assert_eq!(ledger.len(), 1);
+    }
+}
+
+#[tokio::test]
 async fn same_key_with_a_different_body_is_422() {
     let emulator = start().await;
     let id = paid_checkout(&emulator, LIVE_KEY, 1000).await;

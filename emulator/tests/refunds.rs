@@ -205,7 +205,7 @@ async fn refund_body_that_is_an_array_is_400() {
 async fn refund_body_that_is_not_json_is_400() {
     let emulator = start().await;
     let id = paid_checkout(&emulator, LIVE_KEY, 1000).await;
-    for body in ["{", "amount=5", ""] {
+    for body in ["{", "amount=5", " "] {
         let answer = refund_raw(&emulator, LIVE_KEY, &id, body, None).await;
         assert_eq!(answer.status, 400, "{body:?}");
         assert_error_body(&answer);
@@ -316,4 +316,21 @@ async fn concurrent_partial_refunds_never_exceed_the_amount() {
             .len(),
         10
     );
+}
+
+#[tokio::test]
+async fn checkout_metadata_chooses_the_status_of_the_202() {
+    let emulator = start().await;
+    let metadata = [("emulator.refund_status".to_owned(), "failed".to_owned())];
+    let id = paid_checkout_with(&emulator, LIVE_KEY, 1000, Some(metadata.into())).await;
+    let answer = refund_raw(&emulator, LIVE_KEY, &id, r#"{"amount":100}"#, None).await;
+    assert_eq!(answer.status, 202);
+    assert_eq!(answer.body["status"], "failed");
+    assert_eq!(answer.body["message"], "Your refund has been processed");
+    let refund = client(&emulator, LIVE_KEY)
+        .refund(RefundRequest::new(&id).amount(100))
+        .await
+        .unwrap();
+    assert_eq!(refund.status.as_str(), "failed");
+    assert!(!refund.status.is_success());
 }

@@ -286,3 +286,38 @@ async fn events_go_only_to_the_owning_account() {
     assert_eq!(types, ["payment.succeeded", "refund.succeeded"]);
     assert!(theirs.received().is_empty());
 }
+
+#[tokio::test]
+async fn a_huge_time_scale_leaves_the_delivery_waiting_instead_of_killing_it() {
+    // 5 s × 1e19 does not fit a Duration: this used to panic the delivery
+    // task right after the first failed retry.
+    let emulator = start_with(EmulatorConfig {
+        webhook_time_scale: 1e19,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let receiver = Receiver::start(&[500, 500]).await;
+    let id = paid_checkout(&emulator, LIVE_KEY, 1000).await;
+    register(&emulator, &receiver.url).await;
+    refund_raw(&emulator, LIVE_KEY, &id, "{}", None).await;
+    // Attempts 1 and 2 (the first retry is immediate) fail ...
+    receiver.wait_for(2).await;
+    // ... and the task lives on, waiting for attempt 3.
+    let control = control(&emulator, LIVE_KEY);
+    eventually(|| async {
+        let stats = control.stats().await.unwrap();
+        (stats["scheduledDeliveries"] == 1).then_some(())
+    })
+    .await;
+    let log = control.deliveries().await.unwrap();
+    let statuses: Vec<_> = log.iter().map(|d| d["status"].as_u64()).collect();
+    assert_eq!(statuses, [Some(500), Some(500)]);
+    // A reset ends the wait.
+    control.reset().await.unwrap();
+    eventually(|| async {
+        let stats = control.stats().await.unwrap();
+        (stats["scheduledDeliveries"] == 0).then_some(())
+    })
+    .await;
+    emulator.shutdown().await;
+}

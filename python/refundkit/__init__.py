@@ -43,6 +43,7 @@ from refundkit._native import (
     WebhookEvent,
     WebhookVerifier,
     __version__,
+    idempotency_key_for,
     new_idempotency_key,
 )
 
@@ -54,6 +55,7 @@ __all__ = [
     "WebhookVerifier",
     "WebhookEvent",
     "new_idempotency_key",
+    "idempotency_key_for",
     "RefundKitError",
     "ConfigurationError",
     "InvalidInputError",

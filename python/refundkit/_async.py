@@ -53,8 +53,8 @@ class AsyncClient:
 
     Cancellation: cancelling ``await client.refund(...)`` abandons the call;
     a request already sent may still refund. Every call has its idempotency
-    key before anything is sent (``idempotency_key`` or a fresh UUIDv4), and
-    the ``CancelledError`` raised out of ``await client.refund(...)`` carries
+    key before anything is sent (``idempotency_key`` or a fresh UUIDv4, fixed
+    by the Rust core when the call starts), and the ``CancelledError`` raised out of ``await client.refund(...)`` carries
     it as ``.idempotency_key`` (asyncio re-creates the error when it crosses
     a Task boundary before Python 3.11, and the attribute is lost there).
     If a refund may be cancelled (timeouts, shutdown, task groups), make the
@@ -68,12 +68,14 @@ class AsyncClient:
         self,
         secret_key: str,
         base_url: Optional[str] = None,
-        max_retries: int = 2,
-        timeout: float = 30.0,
-        total_timeout: float = 90.0,
+        max_retries: int = _native.DEFAULT_MAX_RETRIES,
+        timeout: float = _native.DEFAULT_TIMEOUT,
+        total_timeout: float = _native.DEFAULT_TOTAL_TIMEOUT,
+        *,
+        proxy: Optional[str] = None,
     ) -> None:
         self._native = _native.AsyncClient(
-            secret_key, base_url, max_retries, timeout, total_timeout
+            secret_key, base_url, max_retries, timeout, total_timeout, proxy=proxy
         )
 
     async def refund(
@@ -92,22 +94,28 @@ class AsyncClient:
         # keeps it out of `import refundkit` for sync-only programs.
         import asyncio
 
-        key = idempotency_key if idempotency_key is not None else _native.new_idempotency_key()
         loop = asyncio.get_running_loop()
         bridge = _bridge_for(loop)
         call = None
+        key = None
         try:
             if bridge is None:
-                return await self._native.refund(checkout_id, amount, metadata, key)
+                pending, key = self._native.refund(checkout_id, amount, metadata, idempotency_key)
+                return await pending
             future: asyncio.Future[Refund] = loop.create_future()
-            call = self._native.start_refund(bridge, future, checkout_id, amount, metadata, key)
+            call, key = self._native.start_refund(
+                bridge, future, checkout_id, amount, metadata, idempotency_key
+            )
             return await future
         except asyncio.CancelledError as cancelled:
             if bridge is not None and call is not None:
                 bridge.cancel(call)
-            setattr(cancelled, "idempotency_key", key)
-            if sys.version_info >= (3, 11):
-                cancelled.add_note(f"refundkit: the refund may have been sent; idempotency key {key}")
+            if key is not None:
+                setattr(cancelled, "idempotency_key", key)
+                if sys.version_info >= (3, 11):
+                    cancelled.add_note(
+                        f"refundkit: the refund may have been sent; idempotency key {key}"
+                    )
             raise
 
     def close(self) -> None:

@@ -14,10 +14,26 @@ __all__ = [
     "WebhookEvent",
     "WebhookVerifier",
     "new_idempotency_key",
+    "idempotency_key_for",
     "__version__",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_TOTAL_TIMEOUT",
+    "DEFAULT_WEBHOOK_TOLERANCE",
 ]
 
 __version__: str
+DEFAULT_BASE_URL: str
+DEFAULT_MAX_RETRIES: int
+DEFAULT_TIMEOUT: float
+DEFAULT_TOTAL_TIMEOUT: float
+DEFAULT_WEBHOOK_TOLERANCE: float
+
+def idempotency_key_for(namespace: str, *parts: str) -> str:
+    """A deterministic idempotency key (a UUIDv5) for `parts` within
+    `namespace`: the same arguments give the same key in every language,
+    so a retry after a restart replays instead of refunding twice."""
 
 def new_idempotency_key() -> str:
     """A fresh idempotency key (a UUIDv4), as the clients make when none is given."""
@@ -34,9 +50,11 @@ class Client:
         cls,
         secret_key: str,
         base_url: str | None = None,
-        max_retries: int = 2,
-        timeout: float = 30.0,
-        total_timeout: float = 90.0,
+        max_retries: int = ...,
+        timeout: float = ...,
+        total_timeout: float = ...,
+        *,
+        proxy: str | None = None,
     ) -> Client: ...
     def refund(
         self,
@@ -67,9 +85,11 @@ class AsyncClient:
         cls,
         secret_key: str,
         base_url: str | None = None,
-        max_retries: int = 2,
-        timeout: float = 30.0,
-        total_timeout: float = 90.0,
+        max_retries: int = ...,
+        timeout: float = ...,
+        total_timeout: float = ...,
+        *,
+        proxy: str | None = None,
     ) -> AsyncClient: ...
     def refund(
         self,
@@ -77,9 +97,10 @@ class AsyncClient:
         amount: int | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
-    ) -> asyncio.Future[Refund]:
-        """Starts a refund; the returned future is delivered by
-        pyo3-async-runtimes (for loops without `add_reader`)."""
+    ) -> tuple[asyncio.Future[Refund], str]:
+        """Starts a refund; returns its future, delivered by
+        pyo3-async-runtimes (for loops without `add_reader`), and the
+        idempotency key the call sends."""
     def start_refund(
         self,
         bridge: LoopBridge,
@@ -88,10 +109,10 @@ class AsyncClient:
         amount: int | None = None,
         metadata: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
-    ) -> int:
+    ) -> tuple[int, str]:
         """Starts a refund whose outcome completes `future` (a future of the
-        loop `bridge` serves); returns the call's number for `bridge.cancel`.
-        Unix only."""
+        loop `bridge` serves); returns the call's number for `bridge.cancel`
+        and the idempotency key the call sends. Unix only."""
     def close(self) -> None: ...
 
 @final
@@ -123,6 +144,7 @@ class Refund:
         replayed: bool = False,
         attempts: int = 1,
         request_id: str | None = None,
+        elapsed: float = 0.0,
     ) -> Refund: ...
     @property
     def checkout_id(self) -> str:
@@ -133,6 +155,10 @@ class Refund:
     @property
     def status(self) -> str:
         """The status the service reported, as sent (`successful`, `pending`, …)."""
+    @property
+    def succeeded(self) -> bool:
+        """Whether `status` says the refund was made (`successful` or
+        `succeeded`); `pending`, `failed` and anything else are not."""
     @property
     def message(self) -> str | None:
         """The service's message, e.g. `Your refund has been processed`."""
@@ -148,6 +174,9 @@ class Refund:
     @property
     def request_id(self) -> str | None:
         """The service's request id, when it sent one."""
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the first attempt's start to the answer, backoff included."""
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -159,7 +188,7 @@ class WebhookVerifier:
     `tolerance` is how many seconds `webhook-timestamp` may be from now.
     """
 
-    def __new__(cls, secret: str | Sequence[str], tolerance: float = 300.0) -> WebhookVerifier: ...
+    def __new__(cls, secret: str | Sequence[str], tolerance: float = ...) -> WebhookVerifier: ...
     def verify(
         self,
         headers: Mapping[str, str] | Iterable[tuple[str, str]],

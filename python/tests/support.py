@@ -57,6 +57,13 @@ def load_vectors(name: str) -> List[Dict[str, Any]]:
     return cases
 
 
+def load_vector_document(name: str) -> Dict[str, Any]:
+    """The whole of tests/vectors/<name>.json."""
+    with open(VECTORS / f"{name}.json", encoding="utf-8") as f:
+        document: Dict[str, Any] = json.load(f)
+    return document
+
+
 def find_binary() -> str:
     """The `refundkit` CLI: $REFUNDKIT_BIN, else the newest of
     target/release/refundkit and target/debug/refundkit."""

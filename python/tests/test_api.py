@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Tuple
 import pytest
 
 import refundkit
-from support import LIVE_KEY, expect_error, remember
+from support import LIVE_KEY, expect_error, load_vector_document, remember
 
 
 def test_the_documented_names_are_exported() -> None:
@@ -134,3 +134,28 @@ def test_new_idempotency_key_is_a_uuid4() -> None:
     keys = {refundkit.new_idempotency_key() for _ in range(100)}
     assert len(keys) == 100
     assert all(uuid.UUID(k).version == 4 for k in keys)
+
+
+def test_defaults_are_the_shared_vector() -> None:
+    import inspect
+
+    from refundkit import _native
+
+    d = load_vector_document("defaults")["defaults"]
+    assert _native.DEFAULT_BASE_URL == d["base_url"]
+    assert _native.DEFAULT_MAX_RETRIES == d["max_retries"]
+    assert _native.DEFAULT_TIMEOUT == d["timeout_seconds"]
+    assert _native.DEFAULT_TOTAL_TIMEOUT == d["total_timeout_seconds"]
+    assert _native.DEFAULT_WEBHOOK_TOLERANCE == d["webhook_tolerance_seconds"]
+    params = inspect.signature(refundkit.AsyncClient).parameters
+    assert params["max_retries"].default == d["max_retries"]
+    assert params["timeout"].default == d["timeout_seconds"]
+    assert params["total_timeout"].default == d["total_timeout_seconds"]
+    verifier = refundkit.WebhookVerifier("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    assert f"tolerance={float(d['webhook_tolerance_seconds'])}" in repr(verifier)
+
+
+def test_a_proxy_that_is_not_http_is_a_configuration_error_naming_it() -> None:
+    error = expect_error(refundkit.ConfigurationError, refundkit.Client, LIVE_KEY, proxy="socks5://127.0.0.1:1080")
+    assert error.field == "proxy"
+    remember(error)

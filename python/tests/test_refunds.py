@@ -19,6 +19,9 @@ def test_full_refund_returns_the_documented_fields(emulator: Emulator) -> None:
     assert uuid.UUID(refund.idempotency_key).version == 4
     assert refund.replayed is False
     assert refund.attempts == 1
+    assert refund.succeeded is True
+    assert refund.request_id
+    assert refund.elapsed > 0
     [row] = emulator.ledger(checkout_id)
     assert row["refundId"] == refund.refund_id
     assert row["amount"] == 5_000

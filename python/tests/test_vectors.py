@@ -11,7 +11,7 @@ from typing import Any, Dict, Iterator, List, Optional, Type
 import pytest
 
 import refundkit
-from support import SECRETS, Emulator, load_vectors, remember
+from support import SECRETS, Emulator, load_vector_document, load_vectors, remember
 
 ERROR_CLASS_BY_KIND: Dict[str, Type[refundkit.RefundKitError]] = {
     "configuration": refundkit.ConfigurationError,
@@ -32,6 +32,7 @@ ERROR_CLASS_BY_KIND: Dict[str, Type[refundkit.RefundKitError]] = {
 
 WEBHOOK_CASES = load_vectors("webhooks")
 ERROR_CASES = load_vectors("errors")
+ERROR_CHECKOUT_ID: str = load_vector_document("errors")["checkout_id"]
 VALIDATION_CASES = load_vectors("validation")
 
 for case in WEBHOOK_CASES:
@@ -47,7 +48,11 @@ SECRETS.append("sk_live_0123456789abcdefghij")
 
 @pytest.mark.parametrize("case", WEBHOOK_CASES, ids=[c["name"] for c in WEBHOOK_CASES])
 def test_webhook_vector(case: Dict[str, Any]) -> None:
-    verifier = refundkit.WebhookVerifier(case.get("secrets", case["secret"]), tolerance=case.get("tolerance", 300))
+    secrets = case.get("secrets", case["secret"])
+    if "tolerance" in case:
+        verifier = refundkit.WebhookVerifier(secrets, tolerance=case["tolerance"])
+    else:
+        verifier = refundkit.WebhookVerifier(secrets)
     remember(verifier)
     expect = case["expect"]
     if not expect["ok"]:
@@ -112,7 +117,7 @@ def test_error_vector(case: Dict[str, Any], scripted: ScriptedServer) -> None:
     scripted.received.clear()
     host, port = scripted.server_address[:2]
     client = refundkit.Client("sk_live_0123456789abcdefghij", base_url=f"http://{host!s}:{port}", max_retries=0)
-    checkout_id = "ch_9LVKD8GnAj7f39DFbn4F16bE"
+    checkout_id = ERROR_CHECKOUT_ID
     expect = case["expect"]
 
     if expect["ok"]:
@@ -120,6 +125,7 @@ def test_error_vector(case: Dict[str, Any], scripted: ScriptedServer) -> None:
         remember(refund)
         for field in ("checkout_id", "refund_id", "status", "message", "replayed", "request_id"):
             assert getattr(refund, field) == expect[field], field
+        assert refund.succeeded is (expect["status"] in ("successful", "succeeded"))
         assert refund.idempotency_key == "vector-key"
         assert refund.attempts == 1
     else:
@@ -190,3 +196,53 @@ def test_validation_vector(case: Dict[str, Any], emulator: Emulator) -> None:
         assert error.attempts == 0
         assert isinstance(error, ValueError) == (kind == "invalid_input")
     assert emulator.refund_requests() == before
+
+
+# --- a server that echoes the secret key in every field it sends ------------
+
+ECHOED_KEY = "sk_live_echoedBackByTheServer0123"
+SECRETS.append(ECHOED_KEY)
+
+
+@pytest.mark.parametrize("status", [202, 400, 500])
+def test_a_server_echoing_the_key_everywhere_shows_it_nowhere(status: int, scripted: ScriptedServer) -> None:
+    k = ECHOED_KEY
+    scripted.case = {
+        "status": status,
+        "headers": {"x-request-id": f"req_{k}"},
+        "body": json.dumps({"refundId": f"rfd_{k}", "message": k, "status": k, "errorCode": k, "errorMessage": k}),
+    }
+    host, port = scripted.server_address[:2]
+    client = refundkit.Client(k, base_url=f"http://{host!s}:{port}", max_retries=0)
+    texts: List[str] = []
+    if status == 202:
+        refund = client.refund("ch_1")
+        remember(refund)
+        texts += [repr(refund), str(refund), refund.refund_id, refund.status, str(refund.message), str(refund.request_id)]
+        assert refund.refund_id.startswith("rfd_sk_live_…")
+    else:
+        with pytest.raises(refundkit.RefundKitError) as raised:
+            client.refund("ch_1")
+        error = raised.value
+        remember(error)
+        texts += [repr(error), str(error), error.message, str(error.body), str(error.error_code), str(error.request_id)]
+        assert error.request_id == "req_sk_live_…0123"
+    hidden = k.removeprefix("sk_live_")[:-4]
+    assert not [t for t in texts if hidden in t]
+
+
+# --- keys.json: idempotency_key_for -----------------------------------------
+
+KEYS = load_vector_document("keys")
+
+
+@pytest.mark.parametrize("case", KEYS["cases"], ids=[c["name"] for c in KEYS["cases"]])
+def test_key_vector(case: Dict[str, Any]) -> None:
+    assert refundkit.idempotency_key_for(case["namespace"], *case["parts"]) == case["key"]
+
+
+@pytest.mark.parametrize("case", KEYS["invalid"], ids=[c["name"] for c in KEYS["invalid"]])
+def test_invalid_key_vector(case: Dict[str, Any]) -> None:
+    with pytest.raises(refundkit.InvalidInputError) as raised:
+        refundkit.idempotency_key_for(case["namespace"], *case["parts"])
+    assert raised.value.field == case["field"]

@@ -9,9 +9,20 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString};
 
+use refundkit::defaults;
+
 use crate::error::to_py_err;
 use crate::refund::Refund;
 use crate::runtime;
+
+/// The settings both client classes take, as Python passed them.
+struct Settings {
+    base_url: Option<String>,
+    max_retries: i64,
+    timeout: f64,
+    total_timeout: f64,
+    proxy: Option<String>,
+}
 
 /// The state both client classes share: the core client until `close()`,
 /// and the secret-free text of `repr()`.
@@ -21,24 +32,20 @@ struct ClientState {
 }
 
 impl ClientState {
-    fn new(
-        py: Python<'_>,
-        secret_key: String,
-        base_url: Option<String>,
-        max_retries: i64,
-        timeout: f64,
-        total_timeout: f64,
-    ) -> PyResult<Self> {
+    fn new(py: Python<'_>, secret_key: String, settings: Settings) -> PyResult<Self> {
         let seconds = |field, secs| refundkit::validate::seconds(field, secs).map_err(to_py_err);
         // Out-of-range values saturate so that core reports them.
-        let max_retries = u32::try_from(max_retries).unwrap_or(u32::MAX);
+        let max_retries = u32::try_from(settings.max_retries).unwrap_or(u32::MAX);
         let mut builder = refundkit::Client::builder(secret_key)
             .max_retries(max_retries)
-            .timeout(seconds("timeout", timeout)?)
-            .total_timeout(seconds("total_timeout", total_timeout)?)
+            .timeout(seconds("timeout", settings.timeout)?)
+            .total_timeout(seconds("total_timeout", settings.total_timeout)?)
             .user_agent_binding("python", python_runtime(py)?);
-        if let Some(url) = base_url {
+        if let Some(url) = settings.base_url {
             builder = builder.base_url(url);
+        }
+        if let Some(proxy) = settings.proxy {
+            builder = builder.proxy(proxy);
         }
         let client = builder.build().map_err(to_py_err)?;
         let config = client.config();
@@ -69,6 +76,14 @@ impl ClientState {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
     }
+}
+
+/// The core's default retries, as Python's `int` argument type.
+const DEFAULT_MAX_RETRIES: i64 = defaults::MAX_RETRIES as i64;
+
+/// A core default duration as Python's float seconds.
+pub fn default_seconds(d: std::time::Duration) -> f64 {
+    d.as_secs_f64()
 }
 
 /// `CPython 3.12.1` and the like, for the `User-Agent`.
@@ -163,7 +178,7 @@ pub struct Client {
 #[pymethods]
 impl Client {
     #[new]
-    #[pyo3(signature = (secret_key, base_url = None, max_retries = 2, timeout = 30.0, total_timeout = 90.0))]
+    #[pyo3(signature = (secret_key, base_url = None, max_retries = DEFAULT_MAX_RETRIES, timeout = default_seconds(defaults::TIMEOUT), total_timeout = default_seconds(defaults::TOTAL_TIMEOUT), *, proxy = None))]
     fn new(
         py: Python<'_>,
         secret_key: String,
@@ -171,16 +186,17 @@ impl Client {
         max_retries: i64,
         timeout: f64,
         total_timeout: f64,
+        proxy: Option<String>,
     ) -> PyResult<Self> {
+        let settings = Settings {
+            base_url,
+            max_retries,
+            timeout,
+            total_timeout,
+            proxy,
+        };
         Ok(Self {
-            state: ClientState::new(
-                py,
-                secret_key,
-                base_url,
-                max_retries,
-                timeout,
-                total_timeout,
-            )?,
+            state: ClientState::new(py, secret_key, settings)?,
         })
     }
 
@@ -199,8 +215,7 @@ impl Client {
         idempotency_key: Option<String>,
     ) -> PyResult<Refund> {
         let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
-        let key = refundkit::policy::choose_idempotency_key(request.idempotency_key.as_deref());
-        request.idempotency_key = Some(key.clone());
+        let key = request.fix_idempotency_key().to_owned();
         let client = self.state.client()?;
         match runtime::block_on_detached(py, client.refund(request)) {
             Ok(outcome) => outcome.map(Refund::from).map_err(to_py_err),
@@ -240,7 +255,7 @@ pub struct AsyncClient {
 #[pymethods]
 impl AsyncClient {
     #[new]
-    #[pyo3(signature = (secret_key, base_url = None, max_retries = 2, timeout = 30.0, total_timeout = 90.0))]
+    #[pyo3(signature = (secret_key, base_url = None, max_retries = DEFAULT_MAX_RETRIES, timeout = default_seconds(defaults::TIMEOUT), total_timeout = default_seconds(defaults::TOTAL_TIMEOUT), *, proxy = None))]
     fn new(
         py: Python<'_>,
         secret_key: String,
@@ -248,22 +263,24 @@ impl AsyncClient {
         max_retries: i64,
         timeout: f64,
         total_timeout: f64,
+        proxy: Option<String>,
     ) -> PyResult<Self> {
+        let settings = Settings {
+            base_url,
+            max_retries,
+            timeout,
+            total_timeout,
+            proxy,
+        };
         Ok(Self {
-            state: ClientState::new(
-                py,
-                secret_key,
-                base_url,
-                max_retries,
-                timeout,
-                total_timeout,
-            )?,
+            state: ClientState::new(py, secret_key, settings)?,
         })
     }
 
     /// Starts a refund and returns an asyncio future of the running loop
     /// (delivered by pyo3-async-runtimes: the path for loops without
-    /// `add_reader`). Cancelling the future abandons the call.
+    /// `add_reader`) and the idempotency key core fixed for the call.
+    /// Cancelling the future abandons the call.
     #[pyo3(signature = (checkout_id, amount = None, metadata = None, idempotency_key = None))]
     fn refund<'py>(
         &self,
@@ -272,21 +289,23 @@ impl AsyncClient {
         amount: Option<&Bound<'py, PyAny>>,
         metadata: Option<&Bound<'py, PyAny>>,
         idempotency_key: Option<String>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+    ) -> PyResult<(Bound<'py, PyAny>, String)> {
+        let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+        let key = request.fix_idempotency_key().to_owned();
         let client = self.state.client()?;
-        runtime::awaitable(py, async move {
+        let future = runtime::awaitable(py, async move {
             client
                 .refund(request)
                 .await
                 .map(Refund::from)
                 .map_err(to_py_err)
-        })
+        })?;
+        Ok((future, key))
     }
 
     /// Starts a refund whose outcome completes `future`, an asyncio future
     /// of the loop `bridge` serves. Returns the call's number for
-    /// `bridge.cancel`.
+    /// `bridge.cancel` and the idempotency key core fixed for the call.
     #[cfg(unix)]
     #[pyo3(signature = (bridge, future, checkout_id, amount = None, metadata = None, idempotency_key = None))]
     #[allow(clippy::too_many_arguments)]
@@ -298,16 +317,18 @@ impl AsyncClient {
         amount: Option<&Bound<'_, PyAny>>,
         metadata: Option<&Bound<'_, PyAny>>,
         idempotency_key: Option<String>,
-    ) -> PyResult<u64> {
-        let request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+    ) -> PyResult<(u64, String)> {
+        let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
+        let key = request.fix_idempotency_key().to_owned();
         let client = self.state.client()?;
-        bridge.start(future, async move {
+        let call = bridge.start(future, async move {
             client
                 .refund(request)
                 .await
                 .map(Refund::from)
                 .map_err(to_py_err)
-        })
+        })?;
+        Ok((call, key))
     }
 
     /// Releases the connection pool; later calls raise `RuntimeError`.

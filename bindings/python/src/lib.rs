@@ -38,8 +38,27 @@ mod native {
         refundkit::policy::new_idempotency_key()
     }
 
+    /// A deterministic idempotency key (a UUIDv5) for `parts` within
+    /// `namespace`: the same arguments give the same key in every language,
+    /// so a retry after a restart replays instead of refunding twice.
+    #[pyfunction]
+    #[pyo3(signature = (namespace, *parts))]
+    fn idempotency_key_for(namespace: &str, parts: Vec<String>) -> PyResult<String> {
+        refundkit::idempotency_key_for(namespace, &parts).map_err(crate::error::to_py_err)
+    }
+
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
-        m.add("__version__", refundkit::VERSION)
+        use refundkit::defaults as d;
+        m.add("__version__", refundkit::VERSION)?;
+        // The core's defaults, for the Python layer's own signatures.
+        m.add("DEFAULT_BASE_URL", d::BASE_URL)?;
+        m.add("DEFAULT_MAX_RETRIES", d::MAX_RETRIES)?;
+        m.add("DEFAULT_TIMEOUT", d::TIMEOUT.as_secs_f64())?;
+        m.add("DEFAULT_TOTAL_TIMEOUT", d::TOTAL_TIMEOUT.as_secs_f64())?;
+        m.add(
+            "DEFAULT_WEBHOOK_TOLERANCE",
+            d::WEBHOOK_TOLERANCE.as_secs_f64(),
+        )
     }
 }

@@ -3,6 +3,8 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+use crate::error::to_py_err;
+
 /// An accepted refund. Immutable and hashable; equal when every field is.
 ///
 /// `status` is the service's word (`successful`, `succeeded`, `pending` or
@@ -22,7 +24,7 @@ impl From<refundkit::Refund> for Refund {
 impl Refund {
     /// Builds a `Refund` by hand, e.g. for a fake client in tests.
     #[new]
-    #[pyo3(signature = (*, checkout_id, refund_id, status, idempotency_key, message = None, replayed = false, attempts = 1, request_id = None))]
+    #[pyo3(signature = (*, checkout_id, refund_id, status, idempotency_key, message = None, replayed = false, attempts = 1, request_id = None, elapsed = 0.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         checkout_id: String,
@@ -33,8 +35,10 @@ impl Refund {
         replayed: bool,
         attempts: u32,
         request_id: Option<String>,
-    ) -> Self {
-        Self(refundkit::Refund {
+        elapsed: f64,
+    ) -> PyResult<Self> {
+        let elapsed = refundkit::validate::seconds("elapsed", elapsed).map_err(to_py_err)?;
+        Ok(Self(refundkit::Refund {
             checkout_id,
             refund_id,
             status: refundkit::RefundStatus::parse(status),
@@ -43,7 +47,8 @@ impl Refund {
             replayed,
             attempts,
             request_id,
-        })
+            elapsed,
+        }))
     }
 
     /// The refunded checkout (`ch_…`).
@@ -62,6 +67,13 @@ impl Refund {
     #[getter]
     fn status(&self) -> &str {
         self.0.status.as_str()
+    }
+
+    /// Whether `status` says the refund was made (`successful` or
+    /// `succeeded`); `pending`, `failed` and anything else are not.
+    #[getter]
+    fn succeeded(&self) -> bool {
+        self.0.status.is_success()
     }
 
     /// The service's message, e.g. `Your refund has been processed`.
@@ -94,14 +106,21 @@ impl Refund {
         self.0.request_id.as_deref()
     }
 
+    /// Seconds from the first attempt's start to the answer, backoff included.
+    #[getter]
+    fn elapsed(&self) -> f64 {
+        self.0.elapsed.as_secs_f64()
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let r = &self.0;
         let text = |s: &str| PyString::new(py, s).repr().map(|r| r.to_string());
         Ok(format!(
-            "Refund(checkout_id={}, refund_id={}, status={}, replayed={}, attempts={}, idempotency_key={})",
+            "Refund(checkout_id={}, refund_id={}, status={}, succeeded={}, replayed={}, attempts={}, idempotency_key={})",
             text(&r.checkout_id)?,
             text(&r.refund_id)?,
             text(r.status.as_str())?,
+            if r.status.is_success() { "True" } else { "False" },
             if r.replayed { "True" } else { "False" },
             r.attempts,
             text(&r.idempotency_key)?,

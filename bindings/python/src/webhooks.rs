@@ -8,6 +8,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::Value;
 
+use crate::client::default_seconds;
 use crate::error::to_py_err;
 use crate::runtime;
 
@@ -24,7 +25,7 @@ pub struct WebhookVerifier {
 #[pymethods]
 impl WebhookVerifier {
     #[new]
-    #[pyo3(signature = (secret, tolerance = 300.0))]
+    #[pyo3(signature = (secret, tolerance = default_seconds(refundkit::defaults::WEBHOOK_TOLERANCE)))]
     fn new(secret: &Bound<'_, PyAny>, tolerance: f64) -> PyResult<Self> {
         let secrets: Vec<PyBackedStr> = match secret.extract::<PyBackedStr>() {
             Ok(one) => vec![one],

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use refundkit::redact::mask_secret;
@@ -12,8 +13,8 @@ use refundkit::redact::mask_secret;
 use crate::error::RefundError;
 use crate::runtime;
 
-/// How to build a [`RefundClient`]. Defaults match every other binding:
-/// production base URL, 2 retries, 30 s per attempt, 90 s in total.
+/// How to build a [`RefundClient`]. A `None` setting takes the core's
+/// default (see [`defaults`]), as in every other binding.
 ///
 /// `toString`/`description` show the secret key masked (`sk_live_…abcd`).
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
@@ -25,19 +26,24 @@ pub struct ClientConfig {
     /// `None` means `https://payments.yoco.com`.
     #[uniffi(default)]
     pub base_url: Option<String>,
-    /// Retries after the first attempt (0 to 10).
-    #[uniffi(default = 2)]
-    pub max_retries: u32,
-    /// Time allowed for one attempt, in milliseconds.
-    #[uniffi(default = 30000)]
-    pub timeout_ms: u64,
-    /// Time allowed for all attempts of one call, in milliseconds.
-    #[uniffi(default = 90000)]
-    pub total_timeout_ms: u64,
+    /// Retries after the first attempt (0 to 10); `None` means 2.
+    #[uniffi(default)]
+    pub max_retries: Option<u32>,
+    /// Time allowed for one attempt, in milliseconds; `None` means 30 s.
+    #[uniffi(default)]
+    pub timeout_ms: Option<u64>,
+    /// Time allowed for all attempts of one call, in milliseconds; `None`
+    /// means 90 s.
+    #[uniffi(default)]
+    pub total_timeout_ms: Option<u64>,
     /// The caller's platform for the `User-Agent` (e.g. `kotlin JVM 17`);
     /// `None` sends the operating system's name.
     #[uniffi(default)]
     pub platform: Option<String>,
+    /// A proxy for https requests (`http://host:port`), instead of
+    /// `HTTPS_PROXY`'s. Loopback and plain-http targets never use one.
+    #[uniffi(default)]
+    pub proxy: Option<String>,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -49,6 +55,7 @@ impl fmt::Debug for ClientConfig {
             .field("timeout_ms", &self.timeout_ms)
             .field("total_timeout_ms", &self.total_timeout_ms)
             .field("platform", &self.platform)
+            .field("proxy", &self.proxy.as_ref().map(|_| "…"))
             .finish()
     }
 }
@@ -57,6 +64,45 @@ impl fmt::Display for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
     }
+}
+
+/// The defaults of every setting, from the core: the values a `None`
+/// setting takes (the same in every language; `tests/vectors/defaults.json`).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Defaults {
+    /// The production base URL.
+    pub base_url: String,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Time allowed for one attempt, in milliseconds.
+    pub timeout_ms: u64,
+    /// Time allowed for all attempts of one call, in milliseconds.
+    pub total_timeout_ms: u64,
+    /// How far a webhook's timestamp may be from now, in seconds.
+    pub webhook_tolerance_secs: u64,
+}
+
+/// The core's defaults for every setting.
+#[uniffi::export]
+pub fn defaults() -> Defaults {
+    use refundkit::defaults as d;
+    let millis = |t: Duration| u64::try_from(t.as_millis()).unwrap_or(u64::MAX);
+    Defaults {
+        base_url: d::BASE_URL.to_owned(),
+        max_retries: d::MAX_RETRIES,
+        timeout_ms: millis(d::TIMEOUT),
+        total_timeout_ms: millis(d::TOTAL_TIMEOUT),
+        webhook_tolerance_secs: d::WEBHOOK_TOLERANCE.as_secs(),
+    }
+}
+
+/// A deterministic idempotency key (a UUIDv5) for `parts` (an order id, an
+/// attempt number, …) within `namespace`: the same arguments give the same
+/// key in every language, so a retry after a restart replays instead of
+/// refunding twice. Throws `InvalidInput` naming `namespace` or `parts`.
+#[uniffi::export]
+pub fn idempotency_key_for(namespace: String, parts: Vec<String>) -> Result<String, RefundError> {
+    Ok(refundkit::idempotency_key_for(&namespace, &parts)?)
 }
 
 /// An accepted refund. The final word arrives as a `refund.succeeded` or
@@ -70,6 +116,9 @@ pub struct Refund {
     /// The status the service reported (`successful`, `pending`, or any
     /// other value as sent).
     pub status: String,
+    /// Whether `status` says the refund was made (`successful` or
+    /// `succeeded`); `pending`, `failed` and anything else are not.
+    pub succeeded: bool,
     /// The service's message, e.g. `Your refund has been processed`.
     pub message: Option<String>,
     /// The idempotency key actually sent: persist it to retry safely.
@@ -80,6 +129,8 @@ pub struct Refund {
     pub attempts: i32,
     /// The server's request id, when it sent one.
     pub request_id: Option<String>,
+    /// Milliseconds from the first attempt's start to the answer, backoff included.
+    pub elapsed_ms: i64,
 }
 
 impl From<refundkit::Refund> for Refund {
@@ -88,11 +139,13 @@ impl From<refundkit::Refund> for Refund {
             checkout_id: r.checkout_id,
             refund_id: r.refund_id,
             status: r.status.as_str().to_owned(),
+            succeeded: r.status.is_success(),
             message: r.message,
             idempotency_key: r.idempotency_key,
             replayed: r.replayed,
             attempts: i32::try_from(r.attempts).unwrap_or(i32::MAX),
             request_id: r.request_id,
+            elapsed_ms: i64::try_from(r.elapsed.as_millis()).unwrap_or(i64::MAX),
         }
     }
 }
@@ -131,13 +184,22 @@ impl RefundClient {
             .platform
             .clone()
             .unwrap_or_else(|| std::env::consts::OS.to_owned());
-        let mut builder = refundkit::Client::builder(config.secret_key)
-            .max_retries(config.max_retries)
-            .timeout(Duration::from_millis(config.timeout_ms))
-            .total_timeout(Duration::from_millis(config.total_timeout_ms))
-            .user_agent_binding("uniffi", runtime);
+        let mut builder =
+            refundkit::Client::builder(config.secret_key).user_agent_binding("uniffi", runtime);
         if let Some(url) = config.base_url {
             builder = builder.base_url(url);
+        }
+        if let Some(retries) = config.max_retries {
+            builder = builder.max_retries(retries);
+        }
+        if let Some(ms) = config.timeout_ms {
+            builder = builder.timeout(Duration::from_millis(ms));
+        }
+        if let Some(ms) = config.total_timeout_ms {
+            builder = builder.total_timeout(Duration::from_millis(ms));
+        }
+        if let Some(proxy) = config.proxy {
+            builder = builder.proxy(proxy);
         }
         Ok(Self {
             inner: builder.build()?,
@@ -149,7 +211,8 @@ impl RefundClient {
     /// replaces the generated key (reuse it to retry safely).
     ///
     /// Cancelling the caller (coroutine or task) abandons the call; the
-    /// refund may still have been made, so retry with the same key.
+    /// refund may still have been made. To learn the key of a call you may
+    /// cancel, use `prepare` and `PreparedRefund.send` instead.
     #[uniffi::method(default(amount = None, metadata = None, idempotency_key = None))]
     pub async fn refund(
         &self,
@@ -158,9 +221,9 @@ impl RefundClient {
         metadata: Option<HashMap<String, String>>,
         idempotency_key: Option<String>,
     ) -> Result<Refund, RefundError> {
-        let client = self.inner.clone();
-        let request = refund_request(checkout_id, amount, metadata, idempotency_key);
-        runtime::spawn(async move { Ok(client.refund(request).await?.into()) }).await
+        self.prepared(checkout_id, amount, metadata, idempotency_key)
+            .send()
+            .await
     }
 
     /// The blocking twin of `refund`: same behaviour, same errors; blocks
@@ -173,9 +236,26 @@ impl RefundClient {
         metadata: Option<HashMap<String, String>>,
         idempotency_key: Option<String>,
     ) -> Result<Refund, RefundError> {
-        let client = self.inner.clone();
-        let request = refund_request(checkout_id, amount, metadata, idempotency_key);
-        runtime::block_on(async move { Ok(client.refund(request).await?.into()) })
+        self.prepared(checkout_id, amount, metadata, idempotency_key)
+            .send_blocking()
+    }
+
+    /// Checks the arguments and fixes the idempotency key (`idempotency_key`
+    /// or a fresh UUIDv4) without sending anything. Read
+    /// `PreparedRefund.idempotencyKey` and store it before `send()`: if the
+    /// caller is cancelled mid-call, retrying with that key never refunds
+    /// twice. Throws `InvalidInput` for a bad argument.
+    #[uniffi::method(default(amount = None, metadata = None, idempotency_key = None))]
+    pub fn prepare(
+        &self,
+        checkout_id: String,
+        amount: Option<i64>,
+        metadata: Option<HashMap<String, String>>,
+        idempotency_key: Option<String>,
+    ) -> Result<Arc<PreparedRefund>, RefundError> {
+        let prepared = self.prepared(checkout_id, amount, metadata, idempotency_key);
+        prepared.request.validate()?;
+        Ok(Arc::new(prepared))
     }
 
     /// The base URL requests go to, without a trailing slash.
@@ -184,17 +264,74 @@ impl RefundClient {
     }
 }
 
-fn refund_request(
-    checkout_id: String,
-    amount: Option<i64>,
-    metadata: Option<HashMap<String, String>>,
-    idempotency_key: Option<String>,
-) -> refundkit::RefundRequest {
-    refundkit::RefundRequest {
-        checkout_id,
-        amount,
-        metadata: metadata.map(|m| m.into_iter().collect()),
-        idempotency_key,
+impl RefundClient {
+    /// The request for these arguments with its key fixed by core; core
+    /// validates it again when it is sent.
+    fn prepared(
+        &self,
+        checkout_id: String,
+        amount: Option<i64>,
+        metadata: Option<HashMap<String, String>>,
+        idempotency_key: Option<String>,
+    ) -> PreparedRefund {
+        let mut request = refundkit::RefundRequest {
+            checkout_id,
+            amount,
+            metadata: metadata.map(|m| m.into_iter().collect()),
+            idempotency_key,
+        };
+        request.fix_idempotency_key();
+        PreparedRefund {
+            client: self.inner.clone(),
+            request,
+        }
+    }
+}
+
+/// A refund whose arguments are checked and whose idempotency key is
+/// fixed, not sent yet. Made by `RefundClient.prepare`.
+///
+/// Every `send` sends the same key, so sending again after a failure or a
+/// cancellation replays the first refund instead of making a second.
+#[derive(uniffi::Object)]
+#[uniffi::export(Display)]
+pub struct PreparedRefund {
+    client: refundkit::Client,
+    request: refundkit::RefundRequest,
+}
+
+impl fmt::Display for PreparedRefund {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "PreparedRefund(checkout_id={}, idempotency_key={})",
+            self.request.checkout_id,
+            self.idempotency_key()
+        )
+    }
+}
+
+#[uniffi::export]
+impl PreparedRefund {
+    /// The key every `send` of this refund sends.
+    pub fn idempotency_key(&self) -> String {
+        self.request.idempotency_key.clone().unwrap_or_default()
+    }
+
+    /// Sends the refund (retrying as `RefundClient.refund` does).
+    /// Cancelling the caller abandons the call; send again to learn the
+    /// outcome.
+    pub async fn send(&self) -> Result<Refund, RefundError> {
+        let client = self.client.clone();
+        let request = self.request.clone();
+        runtime::spawn(async move { Ok(client.refund(request).await?.into()) }).await
+    }
+
+    /// The blocking twin of `send`.
+    pub fn send_blocking(&self) -> Result<Refund, RefundError> {
+        let client = self.client.clone();
+        let request = self.request.clone();
+        runtime::block_on(async move { Ok(client.refund(request).await?.into()) })
     }
 }
 
@@ -208,10 +345,11 @@ mod tests {
         ClientConfig {
             secret_key: KEY.to_owned(),
             base_url: Some("http://127.0.0.1:9".to_owned()),
-            max_retries: 0,
-            timeout_ms: 1000,
-            total_timeout_ms: 1000,
+            max_retries: Some(0),
+            timeout_ms: Some(1000),
+            total_timeout_ms: Some(1000),
             platform: None,
+            proxy: None,
         }
     }
 
@@ -248,6 +386,23 @@ mod tests {
             .expect_err("closed port");
         assert_eq!(err.kind(), "network");
         assert_eq!(err.info().idempotency_key.as_deref(), Some("k-1"));
+    }
+
+    #[test]
+    fn a_prepared_refund_has_its_key_before_it_is_sent() {
+        let client = RefundClient::new(config()).expect("client");
+        let prepared = client
+            .prepare("ch_1".to_owned(), None, None, None)
+            .expect("valid");
+        let key = prepared.idempotency_key();
+        assert_eq!(key.len(), 36, "a UUID: {key}");
+        let err = prepared.send_blocking().expect_err("closed port");
+        assert_eq!(err.info().idempotency_key.as_deref(), Some(key.as_str()));
+        let err = client
+            .prepare("ch 1".to_owned(), None, None, None)
+            .err()
+            .expect("invalid");
+        assert_eq!(err.kind(), "invalid_input");
     }
 
     #[test]

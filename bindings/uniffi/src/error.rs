@@ -22,6 +22,9 @@ pub struct ErrorInfo {
     pub kind: String,
     /// What went wrong: the server's text when it gave one.
     pub detail: String,
+    /// The core error's sentence for people (its `Display`): kind, detail,
+    /// status, and the advice to retry with the key when the outcome is unknown.
+    pub display: String,
     /// For invalid input and configuration: the argument at fault (`checkout_id`, ...).
     pub field_name: Option<String>,
     /// The HTTP status, when the server answered.
@@ -50,7 +53,7 @@ pub struct ErrorInfo {
 /// [`ErrorInfo`]. A macro only because the field list would otherwise be
 /// written out fifteen times.
 macro_rules! refund_error {
-    ($( $(#[doc = $doc:literal])* $variant:ident = $kind:literal, $title:literal; )+) => {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $kind:literal; )+) => {
         /// A refundkit failure. The variant says what went wrong; every
         /// variant has the same fields (see [`ErrorInfo`]).
         #[derive(Debug, Clone, PartialEq, Eq, uniffi::Error)]
@@ -61,6 +64,8 @@ macro_rules! refund_error {
                 $variant {
                     /// What went wrong: the server's text when it gave one.
                     detail: String,
+                    /// The core error's sentence for people (`toString`/`description`).
+                    display: String,
                     /// For invalid input and configuration: the argument at fault.
                     field_name: Option<String>,
                     /// The HTTP status, when the server answered.
@@ -91,6 +96,7 @@ macro_rules! refund_error {
                 let ErrorInfo {
                     kind,
                     detail,
+                    display,
                     field_name,
                     status,
                     error_code,
@@ -105,12 +111,12 @@ macro_rules! refund_error {
                 match kind.as_str() {
                     $(
                         $kind => Self::$variant {
-                            detail, field_name, status, error_code, request_id, idempotency_key,
+                            detail, display, field_name, status, error_code, request_id, idempotency_key,
                             body, retryable, outcome_unknown, attempts, retry_after_ms,
                         },
                     )+
                     _ => Self::Internal {
-                        detail, field_name, status, error_code, request_id, idempotency_key,
+                        detail, display, field_name, status, error_code, request_id, idempotency_key,
                         body, retryable, outcome_unknown, attempts, retry_after_ms,
                     },
                 }
@@ -120,11 +126,12 @@ macro_rules! refund_error {
                 match self {
                     $(
                         Self::$variant {
-                            detail, field_name, status, error_code, request_id, idempotency_key,
+                            detail, display, field_name, status, error_code, request_id, idempotency_key,
                             body, retryable, outcome_unknown, attempts, retry_after_ms,
                         } => ErrorInfo {
                             kind: $kind.to_owned(),
                             detail: detail.clone(),
+                            display: display.clone(),
                             field_name: field_name.clone(),
                             status: *status,
                             error_code: error_code.clone(),
@@ -139,47 +146,41 @@ macro_rules! refund_error {
                     )+
                 }
             }
-
-            fn title(&self) -> &'static str {
-                match self {
-                    $( Self::$variant { .. } => $title, )+
-                }
-            }
         }
     };
 }
 
 refund_error! {
     /// The client was built with a bad secret key, base URL or limit.
-    Configuration = "configuration", "invalid client configuration";
+    Configuration = "configuration";
     /// An argument failed validation; nothing was sent.
-    InvalidInput = "invalid_input", "invalid input";
+    InvalidInput = "invalid_input";
     /// 401/403: the secret key is missing or wrong.
-    Authentication = "authentication", "authentication failed";
+    Authentication = "authentication";
     /// 404: the checkout does not exist (for this key).
-    NotFound = "not_found", "checkout not found";
+    NotFound = "not_found";
     /// 400: the refund was refused (validation or a declined refund).
-    InvalidRequest = "invalid_request", "refund refused";
+    InvalidRequest = "invalid_request";
     /// 400: the payment has already been refunded in full.
-    AlreadyRefunded = "already_refunded", "already refunded";
+    AlreadyRefunded = "already_refunded";
     /// 409: a request with the same idempotency key is still in flight.
-    IdempotencyConflict = "idempotency_conflict", "idempotency key in use";
+    IdempotencyConflict = "idempotency_conflict";
     /// 422: the idempotency key was used before for a different request.
-    IdempotencyMismatch = "idempotency_mismatch", "idempotency key reused for a different request";
+    IdempotencyMismatch = "idempotency_mismatch";
     /// 429: too many requests.
-    RateLimited = "rate_limited", "rate limited";
+    RateLimited = "rate_limited";
     /// 5xx: the service failed.
-    Server = "server", "server error";
+    Server = "server";
     /// No HTTP answer: connection refused, reset, TLS or DNS failure.
-    Network = "network", "network error";
+    Network = "network";
     /// No HTTP answer in time (per attempt or in total).
-    Timeout = "timeout", "timed out";
+    Timeout = "timeout";
     /// An answer that is not what the API documents.
-    UnexpectedResponse = "unexpected_response", "unexpected response";
+    UnexpectedResponse = "unexpected_response";
     /// A webhook failed signature, timestamp or format checks.
-    WebhookVerification = "webhook_verification", "webhook verification failed";
+    WebhookVerification = "webhook_verification";
     /// A fault inside this library (a bug); nothing is known about the refund.
-    Internal = "internal", "internal error";
+    Internal = "internal";
 }
 
 #[uniffi::export]
@@ -198,9 +199,11 @@ impl RefundError {
 impl RefundError {
     /// A fault of this library (the runtime could not start, a task died).
     pub(crate) fn internal(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
         Self::from_info(ErrorInfo {
             kind: "internal".to_owned(),
-            detail: detail.into(),
+            display: format!("internal error: {detail}"),
+            detail,
             field_name: None,
             status: None,
             error_code: None,
@@ -221,6 +224,7 @@ impl From<refundkit::Error> for RefundError {
         Self::from_info(ErrorInfo {
             kind: e.kind().as_str().to_owned(),
             detail: e.message().to_owned(),
+            display: e.to_string(),
             field_name: e.field().map(str::to_owned),
             status: e.status().map(i32::from),
             error_code: e.error_code().map(str::to_owned),
@@ -235,24 +239,10 @@ impl From<refundkit::Error> for RefundError {
     }
 }
 
-/// For people: the kind, the detail, the status, and the advice to retry
-/// with the same key when the outcome is unknown. Never the body.
+/// For people: core's own sentence for the error (never the body).
 impl fmt::Display for RefundError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let info = self.to_info();
-        write!(f, "{}: {}", self.title(), info.detail)?;
-        if let Some(status) = info.status {
-            write!(f, " (HTTP {status})")?;
-        }
-        if info.outcome_unknown {
-            if let Some(key) = &info.idempotency_key {
-                write!(
-                    f,
-                    "; the refund may have been made: retry with idempotency key {key}"
-                )?;
-            }
-        }
-        Ok(())
+        f.write_str(&self.to_info().display)
     }
 }
 
@@ -277,11 +267,13 @@ mod tests {
     }
 
     #[test]
-    fn display_reads_like_the_core_error() {
-        let e = RefundError::from(refundkit::Error::new(
-            refundkit::ErrorKind::NotFound,
-            "Checkout not found.",
-        ));
-        assert_eq!(e.to_string(), "checkout not found: Checkout not found.");
+    fn display_is_the_core_errors_own_text() {
+        for kind in refundkit::ErrorKind::ALL {
+            let core = refundkit::Error::new(kind, "Checkout not found.");
+            assert_eq!(
+                RefundError::from(core.clone()).to_string(),
+                core.to_string()
+            );
+        }
     }
 }

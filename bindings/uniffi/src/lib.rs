@@ -3,7 +3,7 @@
 //!
 //! Nothing here decides anything: every rule lives in the `refundkit` core.
 //!
-//! - [`client`]: `RefundClient`, its `ClientConfig` and the `Refund` record.
+//! - [`client`]: `RefundClient`, its `ClientConfig`, `PreparedRefund` and the `Refund` record.
 //! - [`webhooks`]: `WebhookVerifier` and the flat `WebhookEvent` record.
 //! - [`error`]: `RefundError`, the one conversion point from the core error.
 //! - `runtime`: the one tokio runtime every call runs on.
@@ -20,7 +20,9 @@ pub mod error;
 mod runtime;
 pub mod webhooks;
 
-pub use client::{ClientConfig, Refund, RefundClient};
+pub use client::{
+    defaults, idempotency_key_for, ClientConfig, Defaults, PreparedRefund, Refund, RefundClient,
+};
 pub use error::{ErrorInfo, RefundError};
 pub use webhooks::{WebhookEvent, WebhookVerifier};
 

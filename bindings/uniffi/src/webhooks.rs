@@ -24,12 +24,16 @@ impl fmt::Display for WebhookVerifier {
 #[uniffi::export]
 impl WebhookVerifier {
     /// A verifier for `whsec_<base64>` `secrets`, accepting timestamps at
-    /// most `tolerance_secs` away from now (past or future).
+    /// most `tolerance_secs` away from now (past or future; `None` means
+    /// the core's default, 300 s).
     /// Throws `Configuration` for a malformed secret or an empty list.
-    #[uniffi::constructor(default(tolerance_secs = 300))]
-    pub fn new(secrets: Vec<String>, tolerance_secs: u64) -> Result<Self, RefundError> {
-        let inner = refundkit::WebhookVerifier::with_secrets(secrets.iter().map(String::as_str))?
-            .tolerance(Duration::from_secs(tolerance_secs));
+    #[uniffi::constructor(default(tolerance_secs = None))]
+    pub fn new(secrets: Vec<String>, tolerance_secs: Option<u64>) -> Result<Self, RefundError> {
+        let mut inner =
+            refundkit::WebhookVerifier::with_secrets(secrets.iter().map(String::as_str))?;
+        if let Some(secs) = tolerance_secs {
+            inner = inner.tolerance(Duration::from_secs(secs));
+        }
         Ok(Self { inner })
     }
 
@@ -130,13 +134,13 @@ mod tests {
 
     #[test]
     fn the_verifier_never_shows_its_secrets() {
-        let v = WebhookVerifier::new(vec![SECRET.to_owned()], 300).expect("verifier");
+        let v = WebhookVerifier::new(vec![SECRET.to_owned()], None).expect("verifier");
         assert!(!v.to_string().contains("MfKQ9r8"));
     }
 
     #[test]
     fn a_bad_secret_is_a_configuration_error() {
-        let err = WebhookVerifier::new(vec!["nope".to_owned()], 300)
+        let err = WebhookVerifier::new(vec!["nope".to_owned()], None)
             .err()
             .expect("refused");
         assert_eq!(err.kind(), "configuration");
@@ -151,7 +155,7 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
-        let v = WebhookVerifier::new(vec![SECRET.to_owned()], 300).expect("verifier");
+        let v = WebhookVerifier::new(vec![SECRET.to_owned()], None).expect("verifier");
         let event = v.verify_at(headers, body.to_vec(), 1000).expect("verified");
         assert_eq!(event.refund_id.as_deref(), Some("rfd_1"));
         assert_eq!(event.checkout_id.as_deref(), Some("ch_1"));

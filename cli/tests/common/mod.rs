@@ -71,6 +71,21 @@ pub async fn run_cli(args: &[&str], env: &[(&str, &str)], secrets: &[&str]) -> R
     run
 }
 
+/// Fails if the run printed any control character other than a newline
+/// (ESC, CSI, OSC terminators, CR, BEL, DEL, C1 controls…).
+pub fn assert_no_control_chars(run: &Run) {
+    for (name, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        let found: Vec<char> = text
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n')
+            .collect();
+        assert!(
+            found.is_empty(),
+            "{name} holds control characters {found:?}:\n{text}"
+        );
+    }
+}
+
 /// Fails if any of `secrets` appears in the run's output.
 pub fn assert_no_secret(run: &Run, secrets: &[&str]) {
     for secret in secrets {
@@ -122,9 +137,21 @@ impl TestEmulator {
 
     /// A paid live checkout of `amount` cents; returns its id.
     pub async fn paid_checkout(&self, amount: i64) -> String {
+        self.paid_checkout_with(amount, &[]).await
+    }
+
+    /// A paid live checkout of `amount` cents with `metadata` (which may
+    /// hold the emulator's `emulator.*` settings); returns its id.
+    pub async fn paid_checkout_with(&self, amount: i64, metadata: &[(&str, &str)]) -> String {
+        let metadata = (!metadata.is_empty()).then(|| {
+            metadata
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        });
         let checkout = self
             .control
-            .create_checkout(amount, None)
+            .create_checkout(amount, metadata)
             .await
             .expect("create checkout");
         let id = checkout["id"].as_str().expect("checkout id").to_owned();
@@ -178,4 +205,38 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write file");
     path.to_str().expect("utf-8 path").to_owned()
+}
+
+/// A running child of the binary that announced `listening on URL`.
+pub struct Announced {
+    pub child: std::process::Child,
+    pub url: String,
+    /// What it prints after the announcement.
+    pub rest_of_stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+/// Spawns the binary with `args` and `env` and waits for its
+/// `listening on URL` line.
+pub async fn spawn_announcing(args: &[&str], env: &[(&str, &str)]) -> Announced {
+    use std::io::{BufRead as _, BufReader};
+    let mut cmd = command(args, env);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    tokio::task::spawn_blocking(move || {
+        let mut child = cmd.spawn().expect("spawn the binary");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the first line");
+        let url = line
+            .trim_end()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Announced {
+            child,
+            url,
+            rest_of_stdout: stdout,
+        }
+    })
+    .await
+    .expect("join")
 }

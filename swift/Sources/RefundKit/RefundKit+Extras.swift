@@ -31,30 +31,34 @@ public extension RefundError {
 }
 
 public extension RefundClient {
-    /// A client configured with plain Swift types (timeouts in seconds).
+    /// A client configured with plain Swift types (timeouts in seconds); a
+    /// `nil` setting takes the core's default (`defaults()`).
+    /// Server-side only: a secret key must never ship inside an app (apps
+    /// use token mode through the merchant's relay).
     /// Out-of-range values are refused with `RefundError.Configuration`.
     convenience init(
         secretKey: String,
         baseUrl: String? = nil,
-        maxRetries: UInt32 = 2,
-        timeout: TimeInterval = 30,
-        totalTimeout: TimeInterval = 90
+        maxRetries: UInt32? = nil,
+        timeout: TimeInterval? = nil,
+        totalTimeout: TimeInterval? = nil
     ) throws {
         try self.init(config: ClientConfig(
             secretKey: secretKey,
             baseUrl: baseUrl,
             maxRetries: maxRetries,
-            timeoutMs: milliseconds(timeout),
-            totalTimeoutMs: milliseconds(totalTimeout),
+            timeoutMs: timeout.map(milliseconds),
+            totalTimeoutMs: totalTimeout.map(milliseconds),
             platform: "swift"
         ))
     }
 }
 
 public extension WebhookVerifier {
-    /// A verifier for one `whsec_…` secret; `tolerance` in seconds.
-    convenience init(secret: String, tolerance: TimeInterval = 300) throws {
-        try self.init(secrets: [secret], toleranceSecs: UInt64(max(0, tolerance.rounded())))
+    /// A verifier for one `whsec_…` secret; `tolerance` in seconds (`nil`:
+    /// the core's default).
+    convenience init(secret: String, tolerance: TimeInterval? = nil) throws {
+        try self.init(secrets: [secret], toleranceSecs: tolerance.map { UInt64(max(0, $0.rounded())) })
     }
 }
 

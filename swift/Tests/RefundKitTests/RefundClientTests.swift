@@ -189,6 +189,21 @@ final class RefundClientTests: XCTestCase {
         XCTAssertTrue(refund.refundId.hasPrefix("rfd_"))
     }
 
+    func testAPreparedRefundTellsItsKeyBeforeItIsSentAndResendingRefundsOnce() async throws {
+        let client = try Emulator.client(maxRetries: 6)
+        let checkout = try await Emulator.paidCheckout()
+        let prepared = try client.prepare(checkoutId: checkout, amount: 100)
+        let key = prepared.idempotencyKey()
+        XCTAssertEqual(key.count, 36)
+        let first = try await prepared.send()
+        let again = try await prepared.send()
+        XCTAssertEqual(first.idempotencyKey, key)
+        XCTAssertEqual(again.refundId, first.refundId)
+        XCTAssertTrue(again.replayed)
+        let ledger = try await Emulator.ledger(checkout)
+        XCTAssertEqual(ledger.count, 1)
+    }
+
     func testTheSwiftFriendlyInitTakesSeconds() async throws {
         let client = try RefundClient(secretKey: Emulator.liveKey, baseUrl: Emulator.baseUrl, maxRetries: 0, timeout: 5)
         let refund = try await client.refund(checkoutId: try await Emulator.paidCheckout(), amount: 1)

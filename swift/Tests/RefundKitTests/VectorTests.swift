@@ -3,11 +3,34 @@ import RefundKit
 
 /// Every case of the shared vectors in `tests/vectors/`, through the Swift binding.
 final class VectorTests: XCTestCase {
+    func testKeyVectors() throws {
+        let doc = try Vectors.document("keys")
+        for c in doc["cases"] as! [[String: Any]] {
+            let key = try idempotencyKeyFor(namespace: c.str("namespace")!, parts: c["parts"] as! [String])
+            XCTAssertEqual(key, c.str("key"), c.str("name")!)
+        }
+        for c in doc["invalid"] as! [[String: Any]] {
+            XCTAssertThrowsError(try idempotencyKeyFor(namespace: c.str("namespace")!, parts: c["parts"] as! [String])) { error in
+                XCTAssertEqual((error as? RefundError)?.fieldName, c.str("field"), c.str("name")!)
+            }
+        }
+    }
+
+    func testTheDefaultsAreTheSharedVector() throws {
+        let d = try Vectors.document("defaults")["defaults"] as! [String: Any]
+        let core = defaults()
+        XCTAssertEqual(d.str("base_url"), core.baseUrl)
+        XCTAssertEqual(d.int("max_retries").map { UInt32($0) }, core.maxRetries)
+        XCTAssertEqual(d.int("timeout_seconds").map { UInt64($0 * 1000) }, core.timeoutMs)
+        XCTAssertEqual(d.int("total_timeout_seconds").map { UInt64($0 * 1000) }, core.totalTimeoutMs)
+        XCTAssertEqual(d.int("webhook_tolerance_seconds").map { UInt64($0) }, core.webhookToleranceSecs)
+    }
+
     func testWebhookVectors() throws {
         for c in try Vectors.cases("webhooks") {
             let name = c.str("name")!
             let secrets = (c["secrets"] as? [String]) ?? [c.str("secret")!]
-            let verifier = try WebhookVerifier(secrets: secrets, toleranceSecs: UInt64(c.int("tolerance") ?? 300))
+            let verifier = try WebhookVerifier(secrets: secrets, toleranceSecs: c.int("tolerance").map { UInt64($0) })
             let headers = c.strings("headers")!
             let body = Data(c.str("body")!.utf8)
             let now = Int64(c.int("now")!)
@@ -41,13 +64,14 @@ final class VectorTests: XCTestCase {
         let client = try RefundClient(config: ClientConfig(
             secretKey: "sk_live_vectorTests0123456789WXYZ", baseUrl: server.baseUrl, maxRetries: 0
         ))
+        let checkoutId = try Vectors.document("errors")["checkout_id"] as! String
         for c in try Vectors.cases("errors") {
             let name = c.str("name")!
             let status = c.int("status")!
             server.script(status: status, headers: c.strings("headers")!, body: c.str("body")!)
             let expect = c.obj("expect")!
             if expect.bool("ok") == true {
-                let refund = try await client.refund(checkoutId: "ch_1", idempotencyKey: "vector-key")
+                let refund = try await client.refund(checkoutId: checkoutId, idempotencyKey: "vector-key")
                 XCTAssertEqual(refund.checkoutId, expect.str("checkout_id"), name)
                 XCTAssertEqual(refund.refundId, expect.str("refund_id"), name)
                 XCTAssertEqual(refund.status, expect.str("status"), name)
@@ -57,7 +81,7 @@ final class VectorTests: XCTestCase {
                 XCTAssertEqual(refund.idempotencyKey, "vector-key", name)
             } else {
                 guard let error = await expectRefundError({
-                    try await client.refund(checkoutId: "ch_1", idempotencyKey: "vector-key")
+                    try await client.refund(checkoutId: checkoutId, idempotencyKey: "vector-key")
                 }) else { continue }
                 XCTAssertEqual(error.kind(), expect.str("kind"), name)
                 XCTAssertEqual(error.detail, expect.str("message"), name)

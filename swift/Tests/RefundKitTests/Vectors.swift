@@ -4,12 +4,16 @@ import Foundation
 enum Vectors {
     /// The `cases` of `tests/vectors/<name>.json`.
     static func cases(_ name: String) throws -> [[String: Any]] {
+        return try document(name)["cases"] as! [[String: Any]]
+    }
+
+    /// The whole of `tests/vectors/<name>.json`.
+    static func document(_ name: String) throws -> [String: Any] {
         let repo = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
         let file = repo.appendingPathComponent("tests/vectors/\(name).json")
-        let root = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
-        return root["cases"] as! [[String: Any]]
+        return try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
     }
 }
 

@@ -4,11 +4,13 @@
 package dev.refundkit
 
 import kotlin.time.Duration
-import kotlin.time.Duration.Companion.minutes
-import kotlin.time.Duration.Companion.seconds
 
 /**
- * A [RefundClient] configured with plain Kotlin types.
+ * A [RefundClient] configured with plain Kotlin types. A `null` setting
+ * takes the core's default ([defaults]: 2 retries, 30 s, 90 s).
+ *
+ * Server-side only: a secret key must never ship inside an app. Apps use
+ * token mode through the merchant's relay instead.
  *
  * Out-of-range values (a negative [maxRetries], a zero or negative timeout)
  * are refused by the core with [RefundException.Configuration], like every
@@ -17,23 +19,23 @@ import kotlin.time.Duration.Companion.seconds
 fun RefundClient(
     secretKey: String,
     baseUrl: String? = null,
-    maxRetries: Int = 2,
-    timeout: Duration = 30.seconds,
-    totalTimeout: Duration = 90.seconds,
+    maxRetries: Int? = null,
+    timeout: Duration? = null,
+    totalTimeout: Duration? = null,
 ): RefundClient = RefundClient(
     ClientConfig(
         secretKey = secretKey,
         baseUrl = baseUrl,
-        maxRetries = maxRetries.toUInt(),
-        timeoutMs = timeout.toMillisForRust(),
-        totalTimeoutMs = totalTimeout.toMillisForRust(),
+        maxRetries = maxRetries?.toUInt(),
+        timeoutMs = timeout?.toMillisForRust(),
+        totalTimeoutMs = totalTimeout?.toMillisForRust(),
         platform = "kotlin JVM ${System.getProperty("java.version")}",
     ),
 )
 
-/** A [WebhookVerifier] for one secret, with a [Duration] tolerance. */
-fun WebhookVerifier(secret: String, tolerance: Duration = 5.minutes): WebhookVerifier =
-    WebhookVerifier(listOf(secret), tolerance.inWholeSeconds.coerceAtLeast(0).toULong())
+/** A [WebhookVerifier] for one secret, with a [Duration] tolerance (`null`: the core's 5 minutes). */
+fun WebhookVerifier(secret: String, tolerance: Duration? = null): WebhookVerifier =
+    WebhookVerifier(listOf(secret), tolerance?.inWholeSeconds?.coerceAtLeast(0)?.toULong())
 
 /** Negative durations map to 0 ms, which the core refuses by name. */
 private fun Duration.toMillisForRust(): ULong = inWholeMilliseconds.coerceAtLeast(0).toULong()

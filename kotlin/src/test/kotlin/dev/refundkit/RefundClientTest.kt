@@ -37,6 +37,9 @@ class RefundClientTest {
         assertEquals("Your refund has been processed", refund.message)
         assertFalse(refund.replayed)
         assertEquals(1, refund.attempts)
+        assertTrue(refund.succeeded)
+        assertTrue(refund.elapsedMs >= 0)
+        assertTrue(refund.requestId!!.isNotEmpty())
         assertTrue(refund.idempotencyKey.isNotEmpty())
         val ledger = Emulator.ledger(checkout)
         assertEquals(1, ledger.size)
@@ -221,6 +224,30 @@ class RefundClientTest {
         val refund = withTimeout(10.seconds) { client.refund(checkout, amount = 100) }
         assertTrue(refund.refundId.startsWith("rfd_"))
         assertEquals(1, Emulator.ledger(checkout).size)
+    }
+
+    @Test
+    fun `a cancelled prepared refund still tells its key and resending it refunds once`() = runBlocking {
+        val client = Emulator.client(maxRetries = 6u)
+        val checkout = Emulator.paidCheckout()
+        val prepared = client.prepare(checkout, amount = 100)
+        val key = prepared.idempotencyKey()
+        assertEquals(36, key.length, key)
+        Emulator.faults("""{"delay": 1.0, "delay_ms": 1500}""")
+        assertThrows<TimeoutCancellationException> {
+            runBlocking { withTimeout(300.milliseconds) { prepared.send() } }
+        }
+        Emulator.faults("{}")
+        // The first request may still be in flight (409, retried) or done (replayed).
+        val refund = withTimeout(20.seconds) { prepared.send() }
+        assertEquals(key, refund.idempotencyKey)
+        assertEquals(1, Emulator.ledger(checkout).size)
+    }
+
+    @Test
+    fun `prepare refuses bad input before anything is sent`() {
+        val e = assertThrows<RefundException.InvalidInput> { Emulator.client().prepare("ch 1") }
+        assertEquals("checkout_id", e.fieldName)
     }
 
     @Test

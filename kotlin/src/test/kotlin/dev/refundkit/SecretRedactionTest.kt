@@ -47,4 +47,27 @@ class SecretRedactionTest {
         val verifier = WebhookVerifier("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         assertFalse(verifier.toString().contains("MfKQ9r8G"), verifier.toString())
     }
+
+    @Test
+    fun `a server echoing the key in every field shows it nowhere`() {
+        val echoed = "sk_live_echoedBackByTheServer0123"
+        val hidden = echoed.removePrefix("sk_live_").dropLast(4)
+        val body = """{"refundId":"rfd_$echoed","message":"$echoed","status":"$echoed","errorCode":"$echoed","errorMessage":"$echoed"}"""
+        ScriptedServer().use { server ->
+            val client = RefundClient(ClientConfig(secretKey = echoed, baseUrl = server.baseUrl, maxRetries = 0u))
+            server.script(202, mapOf("x-request-id" to "req_$echoed"), body)
+            val refund = client.refundBlocking("ch_1")
+            for (text in listOf(refund.toString(), refund.refundId, refund.status, refund.message, refund.requestId)) {
+                assertFalse(text.orEmpty().contains(hidden), "the key leaked into: $text")
+            }
+            assertTrue(refund.refundId.startsWith("rfd_sk_live_…"), refund.refundId)
+            for (status in listOf(400, 500)) {
+                server.script(status, mapOf("x-request-id" to "req_$echoed"), body)
+                val e = assertThrows<RefundException> { client.refundBlocking("ch_1") }
+                for (text in listOf(e.toString(), e.message, e.info().toString(), e.info().body, e.errorCode, e.requestId)) {
+                    assertFalse(text.orEmpty().contains(hidden), "the key leaked into: $text")
+                }
+            }
+        }
+    }
 }

@@ -8,6 +8,7 @@ import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonPrimitive
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.DynamicTest
+import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.TestFactory
 import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
@@ -24,7 +25,7 @@ class VectorTest {
     fun webhooks(): List<DynamicTest> = Vectors.cases("webhooks").map { case ->
         DynamicTest.dynamicTest(case.str("name")!!) {
             val secrets = case["secrets"]?.jsonArray?.map { it.jsonPrimitive.content } ?: listOf(case.str("secret")!!)
-            val verifier = WebhookVerifier(secrets, (case.long("tolerance") ?: 300L).toULong())
+            val verifier = WebhookVerifier(secrets, case.long("tolerance")?.toULong())
             val headers = case["headers"]!!.stringMap()
             val body = case.str("body")!!.toByteArray(Charsets.UTF_8)
             val now = case.long("now")!!
@@ -48,14 +49,45 @@ class VectorTest {
         }
     }
 
+    @Test
+    fun `the defaults are the shared vector`() {
+        val d = Vectors.document("defaults").obj("defaults")!!
+        val core = defaults()
+        assertEquals(d.str("base_url"), core.baseUrl)
+        assertEquals(d.long("max_retries")!!.toUInt(), core.maxRetries)
+        assertEquals(d.long("timeout_seconds")!! * 1000, core.timeoutMs.toLong())
+        assertEquals(d.long("total_timeout_seconds")!! * 1000, core.totalTimeoutMs.toLong())
+        assertEquals(d.long("webhook_tolerance_seconds")!!, core.webhookToleranceSecs.toLong())
+    }
+
+    @TestFactory
+    fun keys(): List<DynamicTest> {
+        val doc = Vectors.document("keys")
+        val valid = doc["cases"]!!.jsonArray.map { it.jsonObject }.map { case ->
+            DynamicTest.dynamicTest(case.str("name")!!) {
+                val parts = case["parts"]!!.jsonArray.map { it.jsonPrimitive.content }
+                assertEquals(case.str("key"), idempotencyKeyFor(case.str("namespace")!!, parts))
+            }
+        }
+        val invalid = doc["invalid"]!!.jsonArray.map { it.jsonObject }.map { case ->
+            DynamicTest.dynamicTest(case.str("name")!!) {
+                val parts = case["parts"]!!.jsonArray.map { it.jsonPrimitive.content }
+                val e = assertThrows<RefundException.InvalidInput> { idempotencyKeyFor(case.str("namespace")!!, parts) }
+                assertEquals(case.str("field"), e.fieldName)
+            }
+        }
+        return valid + invalid
+    }
+
     @TestFactory
     fun errors(): List<DynamicTest> {
         val client = RefundClient(ClientConfig(secretKey = SECRET, baseUrl = scripted.baseUrl, maxRetries = 0u))
+        val checkoutId = Vectors.document("errors").str("checkout_id")!!
         return Vectors.cases("errors").map { case ->
             DynamicTest.dynamicTest(case.str("name")!!) {
                 scripted.script(case.long("status")!!.toInt(), case["headers"]!!.stringMap(), case.str("body")!!)
                 val expect = case.obj("expect")!!
-                val call = { runBlocking { client.refund("ch_1", idempotencyKey = "vector-key") } }
+                val call = { runBlocking { client.refund(checkoutId, idempotencyKey = "vector-key") } }
                 if (expect.bool("ok") == true) {
                     val refund = call()
                     assertEquals(expect.str("checkout_id"), refund.checkoutId)
@@ -64,6 +96,7 @@ class VectorTest {
                     assertEquals(expect.str("message"), refund.message)
                     assertEquals(expect.bool("replayed"), refund.replayed)
                     assertEquals(expect.str("request_id"), refund.requestId)
+                    assertEquals(expect.str("status") in setOf("successful", "succeeded"), refund.succeeded)
                     assertEquals("vector-key", refund.idempotencyKey)
                     assertEquals(1, refund.attempts)
                 } else {

@@ -19,7 +19,10 @@ object Vectors {
 
     /** The array [key] (`cases` by default) of `tests/vectors/<name>.json`. */
     fun cases(name: String, key: String = "cases"): List<JsonObject> =
-        Json.parseToJsonElement(File(dir, "$name.json").readText()).jsonObject[key]!!.jsonArray.map { it.jsonObject }
+        document(name)[key]!!.jsonArray.map { it.jsonObject }
+
+    /** The whole of `tests/vectors/<name>.json`. */
+    fun document(name: String): JsonObject = Json.parseToJsonElement(File(dir, "$name.json").readText()).jsonObject
 }
 
 /** The string at [key], or null when absent or JSON null. */
