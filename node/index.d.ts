@@ -3,6 +3,15 @@
 
 /// <reference types="node" />
 
+/** The defaults of the public contract (the same in every language). */
+export const DEFAULTS: Readonly<{
+  baseUrl: string;
+  maxRetries: number;
+  timeoutMs: number;
+  totalTimeoutMs: number;
+  webhookToleranceSeconds: number;
+}>;
+
 export interface ClientOptions {
   /** Default `https://payments.yoco.com`; plain `http` only for loopback hosts. */
   baseUrl?: string;
@@ -55,6 +64,12 @@ export class Client {
   constructor(secretKey: string, options?: ClientOptions);
   /** The base URL, without a trailing slash. */
   readonly baseUrl: string;
+  /** Retries after the first attempt. */
+  readonly maxRetries: number;
+  /** Time allowed for one attempt, in milliseconds. */
+  readonly timeoutMs: number;
+  /** Time allowed for all attempts of one call, in milliseconds. */
+  readonly totalTimeoutMs: number;
   /**
    * Refunds `checkoutId` (all that is left, or `amount` cents). Rejects with
    * an `InvalidInputError` before any I/O for bad arguments, another

@@ -61,6 +61,21 @@ class Client {
     return this.#native.baseUrl;
   }
 
+  /** Retries after the first attempt. */
+  get maxRetries() {
+    return this.#native.maxRetries;
+  }
+
+  /** Time allowed for one attempt, in milliseconds. */
+  get timeoutMs() {
+    return this.#native.timeoutMs;
+  }
+
+  /** Time allowed for all attempts of one call, in milliseconds. */
+  get totalTimeoutMs() {
+    return this.#native.totalTimeoutMs;
+  }
+
   /**
    * Refunds `checkoutId`: all that is left, or `amount` cents.
    *
@@ -187,7 +202,7 @@ class WebhookVerifier {
     if (!Array.isArray(secrets) || !secrets.every((s) => typeof s === 'string')) {
       throw new TypeError('secret must be a string or an array of strings (whsec_…)');
     }
-    const { toleranceSeconds = 300 } = options;
+    const { toleranceSeconds } = options;
     checkType('toleranceSeconds', toleranceSeconds, 'number');
     this.#native = nativeCall(() => new native.NativeWebhookVerifier(secrets, toleranceSeconds));
     this.#secrets = secrets.length;
@@ -221,7 +236,11 @@ function idempotencyKeyFor(namespace, ...parts) {
   return nativeCall(() => native.idempotencyKeyFor(namespace, parts));
 }
 
+/** The defaults of the public contract (the same in every language). */
+const DEFAULTS = Object.freeze(native.defaults());
+
 module.exports = {
+  DEFAULTS,
   Client,
   WebhookVerifier,
   WebhookEvent,

@@ -168,6 +168,24 @@ impl NativeClient {
         self.client.config().base_url().to_owned()
     }
 
+    /// Retries after the first attempt.
+    #[napi(getter)]
+    pub fn max_retries(&self) -> u32 {
+        self.client.config().max_retries()
+    }
+
+    /// Time allowed for one attempt, in milliseconds.
+    #[napi(getter)]
+    pub fn timeout_ms(&self) -> f64 {
+        duration_ms(self.client.config().timeout())
+    }
+
+    /// Time allowed for all attempts of one call, in milliseconds.
+    #[napi(getter)]
+    pub fn total_timeout_ms(&self) -> f64 {
+        duration_ms(self.client.config().total_timeout())
+    }
+
     /// A refund with its key fixed. Arguments of the wrong JavaScript type
     /// throw invalid-input errors naming them; core validates the rest
     /// when the call is sent, before any I/O.
@@ -230,6 +248,39 @@ fn whole_number(value: f64) -> u32 {
     } else {
         u32::MAX
     }
+}
+
+/// The defaults of the public contract (core's `defaults` module), in the
+/// units of the Node API.
+#[napi(object)]
+pub struct Defaults {
+    /// The production base URL.
+    pub base_url: String,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Time allowed for one attempt, in milliseconds.
+    pub timeout_ms: f64,
+    /// Time allowed for all attempts of one call, in milliseconds.
+    pub total_timeout_ms: f64,
+    /// How far a webhook's timestamp may be from now, in seconds.
+    pub webhook_tolerance_seconds: f64,
+}
+
+/// Core's defaults, for `refundkit.DEFAULTS`.
+#[napi]
+pub fn defaults() -> Defaults {
+    use refundkit::defaults;
+    Defaults {
+        base_url: defaults::BASE_URL.to_owned(),
+        max_retries: defaults::MAX_RETRIES,
+        timeout_ms: duration_ms(defaults::TIMEOUT),
+        total_timeout_ms: duration_ms(defaults::TOTAL_TIMEOUT),
+        webhook_tolerance_seconds: defaults::WEBHOOK_TOLERANCE.as_secs_f64(),
+    }
+}
+
+fn duration_ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 /// A duration given in milliseconds.

@@ -84,15 +84,22 @@ pub struct NativeWebhookVerifier {
 #[napi]
 impl NativeWebhookVerifier {
     /// One or more `whsec_…` secrets (several while rotating) and the
-    /// timestamp tolerance in seconds.
+    /// timestamp tolerance in seconds (core's default when absent).
     #[napi(constructor)]
-    pub fn new(env: &Env, secrets: Vec<String>, tolerance_seconds: f64) -> napi::Result<Self> {
+    pub fn new(
+        env: &Env,
+        secrets: Vec<String>,
+        tolerance_seconds: Option<f64>,
+    ) -> napi::Result<Self> {
         let throw = |e: refundkit::Error| error::throw(env, &e);
-        let tolerance =
-            refundkit::validate::seconds("toleranceSeconds", tolerance_seconds).map_err(throw)?;
-        let inner = refundkit::WebhookVerifier::with_secrets(secrets.iter().map(String::as_str))
-            .map_err(throw)?
-            .tolerance(tolerance);
+        let mut inner =
+            refundkit::WebhookVerifier::with_secrets(secrets.iter().map(String::as_str))
+                .map_err(throw)?;
+        if let Some(seconds) = tolerance_seconds {
+            let tolerance =
+                refundkit::validate::seconds("toleranceSeconds", seconds).map_err(throw)?;
+            inner = inner.tolerance(tolerance);
+        }
         Ok(Self { inner })
     }
 
