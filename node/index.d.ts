@@ -52,6 +52,22 @@ export interface Refund {
   readonly attempts: number;
   /** The service's request id (`x-request-id`), when it sent one. */
   readonly requestId: string | null;
+  /** Whether `status` says the refund went through (`successful`, `succeeded`). */
+  readonly succeeded: boolean;
+  /** Time from the first attempt's start to the answer, backoff included. */
+  readonly elapsedMs: number;
+}
+
+/** Token mode: returns the bearer token for the relay (sync or async). */
+export type TokenProvider = (forceRefresh: boolean) => string | Promise<string>;
+
+export interface RelayClientOptions {
+  /** Retries after the first attempt (default 2, at most 10). */
+  maxRetries?: number;
+  /** Time allowed for one attempt, in milliseconds (default 30 000). */
+  timeoutMs?: number;
+  /** Time allowed for all attempts of one call, in milliseconds (default 90 000). */
+  totalTimeoutMs?: number;
 }
 
 /**
@@ -60,8 +76,14 @@ export interface Refund {
  * blocking the event loop. `util.inspect` shows the key masked.
  */
 export class Client {
-  /** Throws `ConfigurationError` for a bad key, base URL or limit. */
+  /** Throws `ConfigurationError` for a bad key, base URL or limit. Server side only. */
   constructor(secretKey: string, options?: ClientOptions);
+  /**
+   * A token-mode client for apps, talking to the merchant's relay at
+   * `baseUrl`. After a 401 the provider is asked once with
+   * `forceRefresh = true` and the attempt repeats with the same key.
+   */
+  static forRelay(baseUrl: string, tokenProvider: TokenProvider, options?: RelayClientOptions): Client;
   /** The base URL, without a trailing slash. */
   readonly baseUrl: string;
   /** Retries after the first attempt. */
@@ -77,7 +99,7 @@ export class Client {
    * `signal` aborts it; each carries the idempotency key to retry with.
    */
   refund(checkoutId: string, options?: RefundOptions): Promise<Refund>;
-  toJSON(): { secretKey: string; baseUrl: string };
+  toJSON(): { secretKey: string; baseUrl: string } | { tokenProvider: string; baseUrl: string };
 }
 
 /** Header names to values; names compare case-insensitively. */

@@ -12,6 +12,9 @@ const errors = require('./errors.js');
 
 const { AbortError, fromNative, isNative } = errors;
 
+/** Marks the constructor call that wraps an existing native client. */
+const WRAP = Symbol('refundkit.wrap');
+
 /** `node 20.11.1`, for the User-Agent. */
 const RUNTIME = `node ${process.versions.node}`;
 
@@ -43,6 +46,10 @@ class Client {
    * @param {{baseUrl?: string, maxRetries?: number, timeoutMs?: number, totalTimeoutMs?: number}} [options]
    */
   constructor(secretKey, options = {}) {
+    if (secretKey === WRAP) {
+      this.#native = options;
+      return;
+    }
     if (typeof secretKey !== 'string') {
       throw new TypeError('secretKey must be a string (sk_live_… or sk_test_…)');
     }
@@ -54,6 +61,35 @@ class Client {
     this.#native = nativeCall(
       () => new native.NativeClient(secretKey, baseUrl, maxRetries, timeoutMs, totalTimeoutMs, RUNTIME),
     );
+  }
+
+  /**
+   * A token-mode client for apps: refunds go to the merchant's relay at
+   * `baseUrl` with bearer tokens from `tokenProvider(forceRefresh)` (sync or
+   * async); the secret key stays on the merchant's server. After a 401 from
+   * the relay the provider is asked once with `forceRefresh = true` and the
+   * attempt repeats with the same idempotency key. A token that looks like a
+   * secret key is refused with a `ConfigurationError` before anything is sent.
+   */
+  static forRelay(baseUrl, tokenProvider, options = {}) {
+    checkType('baseUrl', baseUrl, 'string');
+    if (typeof tokenProvider !== 'function') {
+      throw new TypeError('tokenProvider must be a function (forceRefresh) => token or a promise of one');
+    }
+    const { maxRetries, timeoutMs, totalTimeoutMs } = options;
+    checkType('maxRetries', maxRetries, 'number');
+    checkType('timeoutMs', timeoutMs, 'number');
+    checkType('totalTimeoutMs', totalTimeoutMs, 'number');
+    const provider = async (forceRefresh) => {
+      const token = await tokenProvider(forceRefresh);
+      if (typeof token !== 'string') {
+        throw new TypeError(`the token provider returned ${token === null ? 'null' : typeof token}, not a string`);
+      }
+      return token;
+    };
+    return new Client(WRAP, nativeCall(
+      () => native.NativeClient.forRelay(baseUrl, provider, maxRetries, timeoutMs, totalTimeoutMs, RUNTIME),
+    ));
   }
 
   /** The base URL, without a trailing slash. */
@@ -104,13 +140,18 @@ class Client {
     throw new AbortError(call.idempotencyKey, signal?.reason);
   }
 
-  /** What `util.inspect` and `console.log` show: never the secret key. */
+  /** What `util.inspect` and `console.log` show: never the secret key or a token. */
   [util.inspect.custom]() {
-    return `Client { secretKey: '${this.#native.maskedSecretKey}', baseUrl: '${this.#native.baseUrl}' }`;
+    const credential = this.#native.isRelay
+      ? 'tokenProvider: [Function]'
+      : `secretKey: '${this.#native.maskedSecretKey}'`;
+    return `Client { ${credential}, baseUrl: '${this.#native.baseUrl}' }`;
   }
 
   toJSON() {
-    return { secretKey: this.#native.maskedSecretKey, baseUrl: this.#native.baseUrl };
+    return this.#native.isRelay
+      ? { tokenProvider: '[Function]', baseUrl: this.#native.baseUrl }
+      : { secretKey: this.#native.maskedSecretKey, baseUrl: this.#native.baseUrl };
   }
 
   toString() {
