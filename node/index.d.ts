@@ -3,6 +3,15 @@
 
 /// <reference types="node" />
 
+/** The defaults of the public contract (the same in every language). */
+export const DEFAULTS: Readonly<{
+  baseUrl: string;
+  maxRetries: number;
+  timeoutMs: number;
+  totalTimeoutMs: number;
+  webhookToleranceSeconds: number;
+}>;
+
 export interface ClientOptions {
   /** Default `https://payments.yoco.com`; plain `http` only for loopback hosts. */
   baseUrl?: string;
@@ -43,6 +52,22 @@ export interface Refund {
   readonly attempts: number;
   /** The service's request id (`x-request-id`), when it sent one. */
   readonly requestId: string | null;
+  /** Whether `status` says the refund went through (`successful`, `succeeded`). */
+  readonly succeeded: boolean;
+  /** Time from the first attempt's start to the answer, backoff included. */
+  readonly elapsedMs: number;
+}
+
+/** Token mode: returns the bearer token for the relay (sync or async). */
+export type TokenProvider = (forceRefresh: boolean) => string | Promise<string>;
+
+export interface RelayClientOptions {
+  /** Retries after the first attempt (default 2, at most 10). */
+  maxRetries?: number;
+  /** Time allowed for one attempt, in milliseconds (default 30 000). */
+  timeoutMs?: number;
+  /** Time allowed for all attempts of one call, in milliseconds (default 90 000). */
+  totalTimeoutMs?: number;
 }
 
 /**
@@ -51,10 +76,22 @@ export interface Refund {
  * blocking the event loop. `util.inspect` shows the key masked.
  */
 export class Client {
-  /** Throws `ConfigurationError` for a bad key, base URL or limit. */
+  /** Throws `ConfigurationError` for a bad key, base URL or limit. Server side only. */
   constructor(secretKey: string, options?: ClientOptions);
+  /**
+   * A token-mode client for apps, talking to the merchant's relay at
+   * `baseUrl`. After a 401 the provider is asked once with
+   * `forceRefresh = true` and the attempt repeats with the same key.
+   */
+  static forRelay(baseUrl: string, tokenProvider: TokenProvider, options?: RelayClientOptions): Client;
   /** The base URL, without a trailing slash. */
   readonly baseUrl: string;
+  /** Retries after the first attempt. */
+  readonly maxRetries: number;
+  /** Time allowed for one attempt, in milliseconds. */
+  readonly timeoutMs: number;
+  /** Time allowed for all attempts of one call, in milliseconds. */
+  readonly totalTimeoutMs: number;
   /**
    * Refunds `checkoutId` (all that is left, or `amount` cents). Rejects with
    * an `InvalidInputError` before any I/O for bad arguments, another
@@ -62,7 +99,7 @@ export class Client {
    * `signal` aborts it; each carries the idempotency key to retry with.
    */
   refund(checkoutId: string, options?: RefundOptions): Promise<Refund>;
-  toJSON(): { secretKey: string; baseUrl: string };
+  toJSON(): { secretKey: string; baseUrl: string } | { tokenProvider: string; baseUrl: string };
 }
 
 /** Header names to values; names compare case-insensitively. */
@@ -78,7 +115,8 @@ export interface WebhookVerifierOptions {
 }
 
 /** A verified webhook event. Fields absent from the payload are `null`. */
-export interface WebhookEvent {
+export class WebhookEvent {
+  private constructor();
   /** The event id (`evt_…`). */
   readonly id: string;
   /** The `webhook-id` header: deduplicate deliveries on this. */
@@ -87,7 +125,7 @@ export interface WebhookEvent {
   readonly type: string;
   /** `createdDate`, as sent. */
   readonly createdDate: string | null;
-  /** The raw `payload` object (empty when the event has none). */
+  /** The raw `payload` object (empty when the event has none), parsed on first access. */
   readonly payload: Record<string, unknown>;
   /** The refund (`rfd_…`) of a `refund.*` event. */
   readonly refundId: string | null;
@@ -105,6 +143,8 @@ export interface WebhookEvent {
   readonly mode: string | null;
   /** Why the refund failed (`refund.failed` only). */
   readonly failureReason: string | null;
+  /** The fields above, `payload` included. */
+  toJSON(): Record<string, unknown>;
 }
 
 /** Verifies Standard Webhooks signatures and parses the events. */

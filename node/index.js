@@ -12,6 +12,9 @@ const errors = require('./errors.js');
 
 const { AbortError, fromNative, isNative } = errors;
 
+/** Marks the constructor call that wraps an existing native client. */
+const WRAP = Symbol('refundkit.wrap');
+
 /** `node 20.11.1`, for the User-Agent. */
 const RUNTIME = `node ${process.versions.node}`;
 
@@ -43,6 +46,10 @@ class Client {
    * @param {{baseUrl?: string, maxRetries?: number, timeoutMs?: number, totalTimeoutMs?: number}} [options]
    */
   constructor(secretKey, options = {}) {
+    if (secretKey === WRAP) {
+      this.#native = options;
+      return;
+    }
     if (typeof secretKey !== 'string') {
       throw new TypeError('secretKey must be a string (sk_live_… or sk_test_…)');
     }
@@ -56,9 +63,53 @@ class Client {
     );
   }
 
+  /**
+   * A token-mode client for apps: refunds go to the merchant's relay at
+   * `baseUrl` with bearer tokens from `tokenProvider(forceRefresh)` (sync or
+   * async); the secret key stays on the merchant's server. After a 401 from
+   * the relay the provider is asked once with `forceRefresh = true` and the
+   * attempt repeats with the same idempotency key. A token that looks like a
+   * secret key is refused with a `ConfigurationError` before anything is sent.
+   */
+  static forRelay(baseUrl, tokenProvider, options = {}) {
+    checkType('baseUrl', baseUrl, 'string');
+    if (typeof tokenProvider !== 'function') {
+      throw new TypeError('tokenProvider must be a function (forceRefresh) => token or a promise of one');
+    }
+    const { maxRetries, timeoutMs, totalTimeoutMs } = options;
+    checkType('maxRetries', maxRetries, 'number');
+    checkType('timeoutMs', timeoutMs, 'number');
+    checkType('totalTimeoutMs', totalTimeoutMs, 'number');
+    const provider = async (forceRefresh) => {
+      const token = await tokenProvider(forceRefresh);
+      if (typeof token !== 'string') {
+        throw new TypeError(`the token provider returned ${token === null ? 'null' : typeof token}, not a string`);
+      }
+      return token;
+    };
+    return new Client(WRAP, nativeCall(
+      () => native.NativeClient.forRelay(baseUrl, provider, maxRetries, timeoutMs, totalTimeoutMs, RUNTIME),
+    ));
+  }
+
   /** The base URL, without a trailing slash. */
   get baseUrl() {
     return this.#native.baseUrl;
+  }
+
+  /** Retries after the first attempt. */
+  get maxRetries() {
+    return this.#native.maxRetries;
+  }
+
+  /** Time allowed for one attempt, in milliseconds. */
+  get timeoutMs() {
+    return this.#native.timeoutMs;
+  }
+
+  /** Time allowed for all attempts of one call, in milliseconds. */
+  get totalTimeoutMs() {
+    return this.#native.totalTimeoutMs;
   }
 
   /**
@@ -89,13 +140,18 @@ class Client {
     throw new AbortError(call.idempotencyKey, signal?.reason);
   }
 
-  /** What `util.inspect` and `console.log` show: never the secret key. */
+  /** What `util.inspect` and `console.log` show: never the secret key or a token. */
   [util.inspect.custom]() {
-    return `Client { secretKey: '${this.#native.maskedSecretKey}', baseUrl: '${this.#native.baseUrl}' }`;
+    const credential = this.#native.isRelay
+      ? 'tokenProvider: [Function]'
+      : `secretKey: '${this.#native.maskedSecretKey}'`;
+    return `Client { ${credential}, baseUrl: '${this.#native.baseUrl}' }`;
   }
 
   toJSON() {
-    return { secretKey: this.#native.maskedSecretKey, baseUrl: this.#native.baseUrl };
+    return this.#native.isRelay
+      ? { tokenProvider: '[Function]', baseUrl: this.#native.baseUrl }
+      : { secretKey: this.#native.maskedSecretKey, baseUrl: this.#native.baseUrl };
   }
 
   toString() {
@@ -139,6 +195,40 @@ function headerList(headers) {
   return flat;
 }
 
+/**
+ * A verified webhook event. Fields absent from the payload are `null`;
+ * `payload` is the raw payload object, parsed on first access.
+ */
+class WebhookEvent {
+  #payloadJson;
+  #payload;
+
+  constructor(fields) {
+    this.id = fields.id;
+    this.webhookId = fields.webhookId;
+    this.type = fields.type;
+    this.createdDate = fields.createdDate;
+    this.refundId = fields.refundId;
+    this.checkoutId = fields.checkoutId;
+    this.paymentId = fields.paymentId;
+    this.amount = fields.amount;
+    this.currency = fields.currency;
+    this.status = fields.status;
+    this.mode = fields.mode;
+    this.failureReason = fields.failureReason;
+    this.#payloadJson = fields.payloadJson;
+  }
+
+  get payload() {
+    if (this.#payload === undefined) this.#payload = JSON.parse(this.#payloadJson);
+    return this.#payload;
+  }
+
+  toJSON() {
+    return { ...this, payload: this.payload };
+  }
+}
+
 /** Verifies Standard Webhooks signatures and parses the events. */
 class WebhookVerifier {
   #native;
@@ -153,7 +243,7 @@ class WebhookVerifier {
     if (!Array.isArray(secrets) || !secrets.every((s) => typeof s === 'string')) {
       throw new TypeError('secret must be a string or an array of strings (whsec_…)');
     }
-    const { toleranceSeconds = 300 } = options;
+    const { toleranceSeconds } = options;
     checkType('toleranceSeconds', toleranceSeconds, 'number');
     this.#native = nativeCall(() => new native.NativeWebhookVerifier(secrets, toleranceSeconds));
     this.#secrets = secrets.length;
@@ -169,7 +259,7 @@ class WebhookVerifier {
     const list = headerList(headers);
     const now = options?.now;
     checkType('now', now, 'number');
-    return nativeCall(() => this.#native.verify(list, body, now));
+    return new WebhookEvent(nativeCall(() => this.#native.verify(list, body, now)));
   }
 
   [util.inspect.custom]() {
@@ -187,9 +277,14 @@ function idempotencyKeyFor(namespace, ...parts) {
   return nativeCall(() => native.idempotencyKeyFor(namespace, parts));
 }
 
+/** The defaults of the public contract (the same in every language). */
+const DEFAULTS = Object.freeze(native.defaults());
+
 module.exports = {
+  DEFAULTS,
   Client,
   WebhookVerifier,
+  WebhookEvent,
   idempotencyKeyFor,
   RefundKitError: errors.RefundKitError,
   ConfigurationError: errors.ConfigurationError,

@@ -11,7 +11,7 @@ const refundkit = require('..');
 
 test('index.d.ts declares exactly the values index.js exports', () => {
   const declarations = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
-  const declared = [...declarations.matchAll(/^export (?:class|function) (\w+)/gm)].map((m) => m[1]).sort();
+  const declared = [...declarations.matchAll(/^export (?:class|function|const) (\w+)/gm)].map((m) => m[1]).sort();
   assert.deepEqual(Object.keys(refundkit).sort(), declared);
 });
 

@@ -34,8 +34,11 @@ test('a full refund resolves with the documented fields', async () => {
   const refund = await emulator.client().refund(checkoutId);
   remember(refund);
   assert.deepEqual(Object.keys(refund).sort(), [
-    'attempts', 'checkoutId', 'idempotencyKey', 'message', 'refundId', 'replayed', 'requestId', 'status',
+    'attempts', 'checkoutId', 'elapsedMs', 'idempotencyKey', 'message', 'refundId', 'replayed', 'requestId',
+    'status', 'succeeded',
   ]);
+  assert.equal(refund.succeeded, true);
+  assert.ok(refund.elapsedMs > 0);
   assert.equal(refund.checkoutId, checkoutId);
   assert.match(refund.refundId, /^rfd_/);
   assert.equal(refund.status, 'successful');

@@ -126,13 +126,15 @@ class Emulator {
       child.kill();
       throw new Error(`the emulator did not start: ${first}`);
     }
-    return new Emulator(child, first.slice(prefix.length), output);
+    return new Emulator(child, first.slice(prefix.length), output, binary);
   }
 
-  constructor(child, url, output) {
+  constructor(child, url, output, binary) {
     this.child = child;
     this.url = url;
     this.output = output;
+    /** The CLI binary, for its other subcommands (the relay). */
+    this.binary = binary;
   }
 
   async stop() {

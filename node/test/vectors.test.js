@@ -6,6 +6,7 @@
 
 const assert = require('node:assert/strict');
 const http = require('node:http');
+const util = require('node:util');
 const { after, before, describe, test } = require('node:test');
 
 const refundkit = require('..');
@@ -35,6 +36,10 @@ const WEBHOOK_CASES = loadVectors('webhooks').cases;
 const ERROR_CASES = loadVectors('errors').cases;
 const VALIDATION_CASES = loadVectors('validation').cases;
 const HOSTILE = loadVectors('hostile');
+const KEYS = loadVectors('keys');
+const { defaults: DEFAULTS } = loadVectors('defaults');
+const ECHOED_KEY = 'sk_live_echoedBackByTheServer0123';
+SECRETS.push(ECHOED_KEY);
 
 for (const c of WEBHOOK_CASES) SECRETS.push(...(c.secrets ?? [c.secret]));
 for (const c of HOSTILE.webhook_cases) SECRETS.push(c.secret);
@@ -115,8 +120,10 @@ describe('errors.json', () => {
       const checkoutId = 'ch_9LVKD8GnAj7f39DFbn4F16bE';
       const expect = c.expect;
       if (expect.ok) {
-        const refund = await client.refund(checkoutId, { idempotencyKey: 'vector-key' });
+        const { succeeded, elapsedMs, ...refund } = await client.refund(checkoutId, { idempotencyKey: 'vector-key' });
         remember(refund);
+        assert.equal(succeeded, expect.status === 'successful');
+        assert.ok(elapsedMs >= 0);
         assert.deepEqual(refund, {
           checkoutId: expect.checkout_id,
           refundId: expect.refund_id,
@@ -152,6 +159,28 @@ describe('errors.json', () => {
       assert.ok(request.headers['user-agent'].startsWith(`refundkit/${pkg.version} (node; node ${process.versions.node})`),
         request.headers['user-agent']);
       assert.equal(request.body, '{}');
+    });
+  }
+
+  for (const status of [202, 400, 500]) {
+    test(`a server echoing the key everywhere (${status}) shows it nowhere`, async () => {
+      const k = ECHOED_KEY;
+      scripted = {
+        status,
+        headers: { 'x-request-id': `req_${k}` },
+        body: JSON.stringify({ refundId: `rfd_${k}`, message: k, status: k, errorCode: k, errorMessage: k }),
+      };
+      const client = new refundkit.Client(k, { baseUrl, maxRetries: 0 });
+      if (status === 202) {
+        const refund = await client.refund('ch_1');
+        remember(refund);
+        assert.ok(refund.refundId.startsWith('rfd_sk_live_…'), refund.refundId);
+      } else {
+        const error = await rejection(status === 400 ? refundkit.InvalidRequestError : refundkit.ServerError,
+          client.refund('ch_1'));
+        remember(error.body, error.errorCode, error.requestId, error.explanation);
+        assert.equal(error.requestId, 'req_sk_live_…0123');
+      }
     });
   }
 });
@@ -234,6 +263,38 @@ describe('hostile.json webhook_cases', () => {
       if (c.expect.field) assert.equal(error.field, c.expect.field);
     });
   }
+});
+
+describe('keys.json', () => {
+  for (const c of KEYS.cases) {
+    test(c.name, () => {
+      assert.equal(refundkit.idempotencyKeyFor(c.namespace, ...c.parts), c.key);
+    });
+  }
+  for (const c of KEYS.invalid) {
+    test(c.name, () => {
+      const error = thrown(refundkit.InvalidInputError, () => refundkit.idempotencyKeyFor(c.namespace, ...c.parts));
+      assert.equal(error.field, c.field);
+    });
+  }
+});
+
+test('defaults.json: the package and a client built with no options use these defaults', () => {
+  assert.deepEqual({ ...refundkit.DEFAULTS }, {
+    baseUrl: DEFAULTS.base_url,
+    maxRetries: DEFAULTS.max_retries,
+    timeoutMs: DEFAULTS.timeout_seconds * 1000,
+    totalTimeoutMs: DEFAULTS.total_timeout_seconds * 1000,
+    webhookToleranceSeconds: DEFAULTS.webhook_tolerance_seconds,
+  });
+  const client = new refundkit.Client(DEFAULT_KEY);
+  remember(client);
+  assert.equal(client.baseUrl, DEFAULTS.base_url);
+  assert.equal(client.maxRetries, DEFAULTS.max_retries);
+  assert.equal(client.timeoutMs, DEFAULTS.timeout_seconds * 1000);
+  assert.equal(client.totalTimeoutMs, DEFAULTS.total_timeout_seconds * 1000);
+  const verifier = new refundkit.WebhookVerifier('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+  assert.ok(util.inspect(verifier).includes(`toleranceSeconds: ${DEFAULTS.webhook_tolerance_seconds}`));
 });
 
 secretScan();

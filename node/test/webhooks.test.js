@@ -65,6 +65,9 @@ test('an already parsed body gets an error saying to pass the raw bytes', () => 
 test('the event carries the payload and typed fields', () => {
   const event = new refundkit.WebhookVerifier(SECRET).verify(CASE.headers, BODY, { now: NOW });
   assert.deepEqual(event.payload, JSON.parse(BODY).payload);
+  assert.equal(event.payload, event.payload); // parsed once
+  assert.ok(event instanceof refundkit.WebhookEvent);
+  assert.deepEqual(JSON.parse(JSON.stringify(event)).payload, JSON.parse(BODY).payload);
   assert.equal(event.paymentId, 'p_xyz');
   assert.equal(event.currency, 'ZAR');
   assert.equal(event.mode, 'live');
@@ -121,7 +124,13 @@ test('a real refund webhook from the emulator verifies and matches the refund', 
     for (let i = 0; i < 100 && event?.type !== 'refund.succeeded'; i += 1) {
       if (deliveries.length === 0) await new Promise((resolve) => { arrived = resolve; setTimeout(resolve, 300); });
       const delivery = deliveries.shift();
-      if (delivery) event = verifier.verify(delivery.headers, delivery.body);
+      if (!delivery) continue;
+      event = verifier.verify(delivery.headers, delivery.body);
+      // The same delivery with one byte changed is refused.
+      const tampered = Buffer.from(delivery.body);
+      tampered[tampered.length - 2] ^= 1;
+      const error = thrown(refundkit.WebhookVerificationError, () => verifier.verify(delivery.headers, tampered));
+      assert.match(error.message, /signature/);
     }
     remember(event);
     assert.equal(event.type, 'refund.succeeded');

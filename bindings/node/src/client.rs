@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use napi::bindgen_prelude::{Either, Object, Unknown};
+use napi::bindgen_prelude::{Either, Function, Object, Promise, Unknown};
+use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status, ValueType};
 use napi_derive::napi;
 use serde_json::Value;
@@ -37,11 +38,19 @@ pub struct NativeRefund {
     pub attempts: u32,
     /// The service's request id.
     pub request_id: Option<String>,
+    /// Whether `status` says the refund went through (`successful`,
+    /// `succeeded`); `pending` and unknown words do not.
+    pub succeeded: bool,
+    /// Time from the first attempt's start to the answer, backoff included,
+    /// in milliseconds.
+    pub elapsed_ms: f64,
 }
 
 impl From<refundkit::Refund> for NativeRefund {
     fn from(refund: refundkit::Refund) -> Self {
         Self {
+            succeeded: refund.status.is_success(),
+            elapsed_ms: duration_ms(refund.elapsed),
             checkout_id: refund.checkout_id,
             refund_id: refund.refund_id,
             status: refund.status.as_str().to_owned(),
@@ -112,6 +121,29 @@ impl RefundCall {
     }
 }
 
+/// The JavaScript token provider, callable from the runtime's threads.
+type TokenFunction = ThreadsafeFunction<bool, Promise<String>, bool, Status, false, true>;
+
+/// A JavaScript token provider as the core's: each call is queued to the
+/// JavaScript thread and its promise awaited here.
+struct JsTokens(Arc<TokenFunction>);
+
+impl refundkit::TokenProvider for JsTokens {
+    fn token(&self, force_refresh: bool) -> refundkit::TokenFuture {
+        let tokens = Arc::clone(&self.0);
+        Box::pin(async move {
+            let failed = |e: napi::Error| {
+                refundkit::Error::new(
+                    refundkit::ErrorKind::Authentication,
+                    format!("the token provider failed: {}", e.reason),
+                )
+            };
+            let promise = tokens.call_async(force_refresh).await.map_err(failed)?;
+            promise.await.map_err(failed)
+        })
+    }
+}
+
 /// The core client behind `refundkit.Client`.
 #[napi]
 pub struct NativeClient {
@@ -133,12 +165,61 @@ impl NativeClient {
         total_timeout_ms: Option<f64>,
         runtime: String,
     ) -> napi::Result<Self> {
-        let throw = |e: refundkit::Error| error::throw(env, &e);
-        let mut builder =
-            refundkit::Client::builder(secret_key).user_agent_binding("node", runtime);
+        let mut builder = refundkit::Client::builder(secret_key);
         if let Some(url) = base_url {
             builder = builder.base_url(url);
         }
+        Self::build(
+            env,
+            builder,
+            runtime,
+            max_retries,
+            timeout_ms,
+            total_timeout_ms,
+        )
+    }
+
+    /// A token-mode client of the merchant's relay at `base_url`:
+    /// `token_provider(forceRefresh)` returns a promise of the bearer token
+    /// (`node/index.js` wraps the caller's function so that it always does).
+    #[napi(factory)]
+    pub fn for_relay(
+        env: &Env,
+        base_url: String,
+        token_provider: Function<'_, bool, Promise<String>>,
+        max_retries: Option<f64>,
+        timeout_ms: Option<f64>,
+        total_timeout_ms: Option<f64>,
+        runtime: String,
+    ) -> napi::Result<Self> {
+        let tokens = token_provider
+            .build_threadsafe_function::<bool>()
+            .callee_handled::<false>()
+            // A relay client alone does not keep the process alive; a call
+            // in flight does (through its promise).
+            .weak::<true>()
+            .build()?;
+        let builder = refundkit::Client::builder_for_relay(base_url, JsTokens(Arc::new(tokens)));
+        Self::build(
+            env,
+            builder,
+            runtime,
+            max_retries,
+            timeout_ms,
+            total_timeout_ms,
+        )
+    }
+
+    fn build(
+        env: &Env,
+        mut builder: refundkit::ClientBuilder,
+        runtime: String,
+        max_retries: Option<f64>,
+        timeout_ms: Option<f64>,
+        total_timeout_ms: Option<f64>,
+    ) -> napi::Result<Self> {
+        let throw = |e: refundkit::Error| error::throw(env, &e);
+        builder = builder.user_agent_binding("node", runtime);
         if let Some(retries) = max_retries {
             builder = builder.max_retries(whole_number(retries));
         }
@@ -156,6 +237,12 @@ impl NativeClient {
         })
     }
 
+    /// Whether this client is in token mode.
+    #[napi(getter)]
+    pub fn is_relay(&self) -> bool {
+        self.client.config().is_relay()
+    }
+
     /// The secret key, masked (`sk_live_…abcd`).
     #[napi(getter)]
     pub fn masked_secret_key(&self) -> String {
@@ -166,6 +253,24 @@ impl NativeClient {
     #[napi(getter)]
     pub fn base_url(&self) -> String {
         self.client.config().base_url().to_owned()
+    }
+
+    /// Retries after the first attempt.
+    #[napi(getter)]
+    pub fn max_retries(&self) -> u32 {
+        self.client.config().max_retries()
+    }
+
+    /// Time allowed for one attempt, in milliseconds.
+    #[napi(getter)]
+    pub fn timeout_ms(&self) -> f64 {
+        duration_ms(self.client.config().timeout())
+    }
+
+    /// Time allowed for all attempts of one call, in milliseconds.
+    #[napi(getter)]
+    pub fn total_timeout_ms(&self) -> f64 {
+        duration_ms(self.client.config().total_timeout())
     }
 
     /// A refund with its key fixed. Arguments of the wrong JavaScript type
@@ -230,6 +335,39 @@ fn whole_number(value: f64) -> u32 {
     } else {
         u32::MAX
     }
+}
+
+/// The defaults of the public contract (core's `defaults` module), in the
+/// units of the Node API.
+#[napi(object)]
+pub struct Defaults {
+    /// The production base URL.
+    pub base_url: String,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// Time allowed for one attempt, in milliseconds.
+    pub timeout_ms: f64,
+    /// Time allowed for all attempts of one call, in milliseconds.
+    pub total_timeout_ms: f64,
+    /// How far a webhook's timestamp may be from now, in seconds.
+    pub webhook_tolerance_seconds: f64,
+}
+
+/// Core's defaults, for `refundkit.DEFAULTS`.
+#[napi]
+pub fn defaults() -> Defaults {
+    use refundkit::defaults;
+    Defaults {
+        base_url: defaults::BASE_URL.to_owned(),
+        max_retries: defaults::MAX_RETRIES,
+        timeout_ms: duration_ms(defaults::TIMEOUT),
+        total_timeout_ms: duration_ms(defaults::TOTAL_TIMEOUT),
+        webhook_tolerance_seconds: defaults::WEBHOOK_TOLERANCE.as_secs_f64(),
+    }
+}
+
+fn duration_ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
 }
 
 /// A duration given in milliseconds.

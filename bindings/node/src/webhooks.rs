@@ -20,8 +20,9 @@ pub struct NativeWebhookEvent {
     pub event_type: String,
     /// `createdDate`, as sent.
     pub created_date: Option<String>,
-    /// The raw `payload` object (empty when the event has none).
-    pub payload: Value,
+    /// The raw `payload` object as JSON (`{}` when the event has none);
+    /// `node/index.js` parses it on first access.
+    pub payload_json: String,
     /// The refund (`rfd_…`) of a `refund.*` event.
     pub refund_id: Option<String>,
     /// The checkout refunded or paid (`ch_…`).
@@ -52,16 +53,16 @@ impl From<refundkit::WebhookEvent> for NativeWebhookEvent {
         let currency = owned(event.currency());
         let status = owned(event.status());
         let mode = owned(event.mode());
-        let payload = match event.payload {
-            Value::Null => Value::Object(serde_json::Map::new()),
-            payload => payload,
+        let payload_json = match &event.payload {
+            Value::Null => "{}".to_owned(),
+            payload => payload.to_string(),
         };
         Self {
             id: event.id,
             webhook_id: event.webhook_id,
             event_type: event.event_type,
             created_date: event.created_date,
-            payload,
+            payload_json,
             refund_id,
             checkout_id,
             payment_id,
@@ -83,15 +84,22 @@ pub struct NativeWebhookVerifier {
 #[napi]
 impl NativeWebhookVerifier {
     /// One or more `whsec_…` secrets (several while rotating) and the
-    /// timestamp tolerance in seconds.
+    /// timestamp tolerance in seconds (core's default when absent).
     #[napi(constructor)]
-    pub fn new(env: &Env, secrets: Vec<String>, tolerance_seconds: f64) -> napi::Result<Self> {
+    pub fn new(
+        env: &Env,
+        secrets: Vec<String>,
+        tolerance_seconds: Option<f64>,
+    ) -> napi::Result<Self> {
         let throw = |e: refundkit::Error| error::throw(env, &e);
-        let tolerance =
-            refundkit::validate::seconds("toleranceSeconds", tolerance_seconds).map_err(throw)?;
-        let inner = refundkit::WebhookVerifier::with_secrets(secrets.iter().map(String::as_str))
-            .map_err(throw)?
-            .tolerance(tolerance);
+        let mut inner =
+            refundkit::WebhookVerifier::with_secrets(secrets.iter().map(String::as_str))
+                .map_err(throw)?;
+        if let Some(seconds) = tolerance_seconds {
+            let tolerance =
+                refundkit::validate::seconds("toleranceSeconds", seconds).map_err(throw)?;
+            inner = inner.tolerance(tolerance);
+        }
         Ok(Self { inner })
     }
 
