@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use common::*;
 use refundkit::{Client, ErrorKind, RefundRequest};
-use refundkit_emulator::Faults;
 use serde_json::json;
 
 /// A token-mode client of `relay` whose provider returns `token`.
@@ -154,17 +153,7 @@ async fn the_app_honours_the_relays_retry_after() {
 #[tokio::test]
 async fn through_faults_the_app_gets_exactly_one_refund_per_key() {
     let setup = Setup::start().await;
-    setup
-        .control
-        .set_faults(&Faults {
-            drop_before: 0.15,
-            drop_after: 0.25,
-            error_5xx: 0.15,
-            seed: Some(21),
-            ..Faults::default()
-        })
-        .await
-        .unwrap();
+    setup.inject_connection_faults(21).await;
     let client = app_client(&setup.relay.base_url(), hs256(&claims("alice", "cashier")));
     for i in 0..6 {
         let checkout = setup.paid_checkout(1000).await;
