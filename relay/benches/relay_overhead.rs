@@ -1,6 +1,7 @@
-//! What the relay costs: refunds/s, p50 and p99 of one-cent refunds sent
-//! straight to the emulator and through `refundkit relay`, at concurrency 1
-//! and 64, plus the relay's RSS. Not a test: nothing is asserted.
+//! What the relay costs: refunds/s, p50 and p99 of one-cent refunds made
+//! by `refundkit::Client` straight to the emulator (secret key) and through
+//! `refundkit relay` (token mode, an HS256 JWT), at concurrency 1 and 64,
+//! plus the relay's RSS. Not a test: nothing is asserted.
 //!
 //! `scripts/bench-relay` builds the release binary and runs this; by hand:
 //! `cargo bench -p refundkit-relay --bench relay_overhead -- --bin target/release/refundkit`
@@ -68,52 +69,18 @@ impl Server {
     }
 }
 
-/// How one side sends a refund.
-enum Caller {
-    /// `refundkit::Client` with the secret key, straight to the emulator.
-    Direct(Client),
-    /// A reqwest POST with a bearer JWT and a fresh key, to the relay.
-    Relay {
-        http: reqwest::Client,
-        url: String,
-        auth: String,
-    },
+/// One side: a `refundkit::Client` and what the table calls it.
+struct Caller {
+    name: &'static str,
+    client: Client,
 }
 
 impl Caller {
-    fn name(&self) -> &'static str {
-        match self {
-            Caller::Direct(_) => "refundkit::Client → emulator",
-            Caller::Relay { .. } => "HTTP + JWT → relay → emulator",
-        }
-    }
-
     async fn call(&self, checkout: &str) -> anyhow::Result<Duration> {
         let started = Instant::now();
-        match self {
-            Caller::Direct(client) => {
-                client
-                    .refund(RefundRequest::new(checkout).amount(1))
-                    .await?;
-            }
-            Caller::Relay { http, url, auth } => {
-                let response = http
-                    .post(url.as_str())
-                    .header("authorization", auth.as_str())
-                    .header("content-type", "application/json")
-                    .header("idempotency-key", refundkit::policy::new_idempotency_key())
-                    .body(r#"{"amount":1}"#)
-                    .send()
-                    .await?;
-                let status = response.status();
-                let body = response.bytes().await?;
-                let json: serde_json::Value = serde_json::from_slice(&body)?;
-                anyhow::ensure!(
-                    status.as_u16() == 202 && json["refundId"].is_string(),
-                    "bad answer {status}: {json}"
-                );
-            }
-        }
+        self.client
+            .refund(RefundRequest::new(checkout).amount(1))
+            .await?;
         Ok(started.elapsed())
     }
 
@@ -165,7 +132,7 @@ async fn series(
     let started = Instant::now();
     let latencies = caller.run(checkout, calls, concurrency).await?;
     Ok(Series {
-        name: caller.name(),
+        name: caller.name,
         concurrency,
         calls,
         elapsed: started.elapsed(),
@@ -234,11 +201,18 @@ fn main() -> anyhow::Result<()> {
         let checkout = control.create_checkout(1_000_000_000_000, None).await?;
         let checkout = checkout["id"].as_str().unwrap().to_owned();
         control.pay(&checkout).await?;
-        let direct = Caller::Direct(Client::builder(SECRET).base_url(&emulator.url).build()?);
-        let relayed = Caller::Relay {
-            http: reqwest::Client::builder().tcp_nodelay(true).build()?,
-            url: format!("{}/api/checkouts/{checkout}/refund", relay.url),
-            auth: format!("Bearer {}", token()),
+        let direct = Caller {
+            name: "refundkit::Client → emulator",
+            client: Client::builder(SECRET).base_url(&emulator.url).build()?,
+        };
+        let token = token();
+        let relayed = Caller {
+            name: "refundkit::Client (token mode) → relay → emulator",
+            client: Client::builder_for_relay(&relay.url, move |_force_refresh: bool| {
+                let token = token.clone();
+                async move { Ok(token) }
+            })
+            .build()?,
         };
         let mut rows = Vec::new();
         for (calls, concurrency) in [(c1_calls, 1), (c64_calls, 64)] {

@@ -207,17 +207,7 @@ async fn an_unreachable_service_answers_502_with_the_apps_key() {
 #[tokio::test]
 async fn an_app_retrying_its_key_through_faults_gets_exactly_one_refund_each() {
     let setup = Setup::start().await;
-    setup
-        .control
-        .set_faults(&Faults {
-            drop_before: 0.15,
-            drop_after: 0.25,
-            error_5xx: 0.15,
-            seed: Some(12),
-            ..Faults::default()
-        })
-        .await
-        .unwrap();
+    setup.inject_connection_faults(12).await;
     let token = hs256(&claims("alice", "cashier"));
     let mut checkouts = Vec::new();
     for _ in 0..8 {

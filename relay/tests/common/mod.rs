@@ -106,6 +106,19 @@ impl Setup {
         refund_at(&self.relay.base_url(), token, id, body, key).await
     }
 
+    /// Faults on 55% of refund requests, seeded: 15% cut before the
+    /// emulator handles them, 25% cut after it committed, 15% answered 500.
+    pub async fn inject_connection_faults(&self, seed: u64) {
+        let faults = refundkit_emulator::Faults {
+            drop_before: 0.15,
+            drop_after: 0.25,
+            error_5xx: 0.15,
+            seed: Some(seed),
+            ..Default::default()
+        };
+        self.control.set_faults(&faults).await.unwrap();
+    }
+
     /// Refund requests that reached the emulator.
     pub async fn upstream_refund_requests(&self) -> u64 {
         self.control.stats().await.unwrap()["refundRequests"]
