@@ -17,6 +17,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use refundkit::Refund;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::csv_rows::{RowError, RowReader};
 use crate::exit::{CliError, Exit};
@@ -132,7 +133,7 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
             .map_err(journal_failure)?;
     }
     report.expect(before.pending + before.unknown);
-    let sent = send_all(&client, &mut journal, concurrency, &mut report).await;
+    let (journal, sent) = send_all(&client, journal, concurrency, &mut report).await;
     let after = journal.counts().await;
     match (sent, after) {
         (Ok(()), Ok(after)) => Ok(report.finish(&journal, after)),
@@ -140,38 +141,101 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
     }
 }
 
+/// What the send loop asks of the journal task.
+enum JournalCommand {
+    /// Claim up to this many rows.
+    Claim(usize, oneshot::Sender<Result<Vec<Claimed>, JournalError>>),
+    /// Commit these outcomes (in order with every other command).
+    Record(Vec<Settled>),
+    /// After an empty claim: done, or wait this long and claim again.
+    WaitForMore(oneshot::Sender<Result<Option<Duration>, JournalError>>),
+}
+
+/// Owns the journal while rows are sent, so that its round trips (claims,
+/// group commits) never hold up the requests in flight. Commands run in
+/// order; after a failed commit every later command fails with its error.
+async fn journal_task(
+    mut journal: Journal,
+    mut commands: mpsc::Receiver<JournalCommand>,
+) -> (Journal, Result<(), JournalError>) {
+    let mut failure: Option<String> = None;
+    while let Some(command) = commands.recv().await {
+        match command {
+            JournalCommand::Claim(max, reply) => {
+                let result = match &failure {
+                    Some(message) => Err(JournalError(message.clone())),
+                    None => journal.claim(max).await,
+                };
+                let _ = reply.send(result);
+            }
+            JournalCommand::Record(settled) => {
+                if failure.is_none() {
+                    if let Err(e) = journal.record(&settled).await {
+                        failure = Some(e.0);
+                    }
+                }
+            }
+            JournalCommand::WaitForMore(reply) => {
+                let result = match &failure {
+                    Some(message) => Err(JournalError(message.clone())),
+                    None => journal.wait_for_more().await,
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+    let result = failure.map_or(Ok(()), |message| Err(JournalError(message)));
+    (journal, result)
+}
+
 /// Claims rows, sends them with at most `concurrency` in flight, and
-/// commits their outcomes in groups.
+/// commits their outcomes in groups; the journal works beside the sends.
 async fn send_all(
     client: &refundkit::Client,
-    journal: &mut Journal,
+    journal: Journal,
+    concurrency: usize,
+    report: &mut Report,
+) -> (Journal, Result<(), JournalError>) {
+    let (commands, receiver) = mpsc::channel(8);
+    let task = tokio::spawn(journal_task(journal, receiver));
+    let sent = send_rows(client, &commands, concurrency, report).await;
+    drop(commands);
+    match task.await {
+        Ok((journal, stored)) => (journal, sent.and(stored)),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+async fn send_rows(
+    client: &refundkit::Client,
+    journal: &mpsc::Sender<JournalCommand>,
     concurrency: usize,
     report: &mut Report,
 ) -> Result<(), JournalError> {
+    let gone = || JournalError("journal: its task ended".to_owned());
     let claim_size = (concurrency * 4).clamp(64, GROUP);
     let mut queue: VecDeque<Claimed> = VecDeque::new();
     let mut in_flight = FuturesUnordered::new();
     let mut settled: Vec<Settled> = Vec::with_capacity(GROUP);
+    let mut claiming: Option<oneshot::Receiver<Result<Vec<Claimed>, JournalError>>> = None;
     // No row is left for this process to claim (rows in flight aside).
     let mut exhausted = false;
     let mut claim_again_at = tokio::time::Instant::now();
     let mut window = tokio::time::interval(GROUP_WINDOW);
     window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let now = tokio::time::Instant::now();
-        if !exhausted && queue.is_empty() && in_flight.len() < concurrency && now >= claim_again_at
+        // Ask for the next page before the queue runs dry, so sends never wait.
+        if !exhausted
+            && claiming.is_none()
+            && queue.len() < concurrency
+            && tokio::time::Instant::now() >= claim_again_at
         {
-            let claimed = journal.claim(claim_size).await?;
-            if claimed.is_empty() {
-                journal.record(&settled).await?;
-                settled.clear();
-                match journal.wait_for_more().await? {
-                    None => exhausted = true,
-                    Some(pause) => claim_again_at = now + pause,
-                }
-            } else {
-                queue.extend(claimed);
-            }
+            let (reply, answer) = oneshot::channel();
+            journal
+                .send(JournalCommand::Claim(claim_size, reply))
+                .await
+                .map_err(|_| gone())?;
+            claiming = Some(answer);
         }
         while in_flight.len() < concurrency {
             let Some(claimed) = queue.pop_front() else {
@@ -183,7 +247,7 @@ async fn send_all(
                 (claimed, result)
             });
         }
-        if in_flight.is_empty() {
+        if in_flight.is_empty() && claiming.is_none() {
             if exhausted {
                 break;
             }
@@ -196,17 +260,46 @@ async fn send_all(
                 settled.push(outcome.settled(claimed.key()));
                 report.sent(&claimed, &outcome);
                 if settled.len() >= GROUP {
-                    journal.record(&settled).await?;
-                    settled.clear();
+                    let group = std::mem::replace(&mut settled, Vec::with_capacity(GROUP));
+                    journal.send(JournalCommand::Record(group)).await.map_err(|_| gone())?;
+                }
+            }
+            answer = async {
+                match claiming.as_mut() {
+                    Some(answer) => answer.await,
+                    None => std::future::pending().await,
+                }
+            }, if claiming.is_some() => {
+                claiming = None;
+                let claimed = answer.map_err(|_| gone())??;
+                if claimed.is_empty() {
+                    let group = std::mem::take(&mut settled);
+                    journal.send(JournalCommand::Record(group)).await.map_err(|_| gone())?;
+                    let (reply, answer) = oneshot::channel();
+                    journal
+                        .send(JournalCommand::WaitForMore(reply))
+                        .await
+                        .map_err(|_| gone())?;
+                    match answer.await.map_err(|_| gone())?? {
+                        None => exhausted = true,
+                        Some(pause) => claim_again_at = tokio::time::Instant::now() + pause,
+                    }
+                } else {
+                    queue.extend(claimed);
                 }
             }
             _ = window.tick() => {
-                journal.record(&settled).await?;
-                settled.clear();
+                if !settled.is_empty() {
+                    let group = std::mem::replace(&mut settled, Vec::with_capacity(GROUP));
+                    journal.send(JournalCommand::Record(group)).await.map_err(|_| gone())?;
+                }
             }
         }
     }
-    journal.record(&settled).await
+    journal
+        .send(JournalCommand::Record(settled))
+        .await
+        .map_err(|_| gone())
 }
 
 /// `--status`: per-state counts (and, on PostgreSQL, each worker's progress).
@@ -567,8 +660,8 @@ fn sent_row_json(claimed: &Claimed, outcome: &Outcome) -> Value {
             "refund": refund_json(refund),
         }),
         Outcome::NotSuccessful(refund) => json!({
-            "outcome": "failed",
-            "state": RowState::Failed.as_str(),
+            "outcome": if refund.status.as_str() == "failed" { "failed" } else { "unknown" },
+            "state": Settled::of_refund(refund).state.as_str(),
             "refund": refund_json(refund),
             "error": { "kind": NOT_SUCCESSFUL, "message": format!("refund status {:?}", refund.status.as_str()) },
         }),
@@ -593,7 +686,11 @@ fn failure_line(claimed: &Claimed, outcome: &Outcome) -> Option<String> {
                 refund.status.as_str(),
                 refund.refund_id
             ),
-            " (--retry-failed re-sends it with the same key)",
+            if refund.status.as_str() == "failed" {
+                " (--retry-failed re-sends it once the cause is fixed)"
+            } else {
+                " (may still be refunded: rerun to ask again with the same key)"
+            },
         ),
         Outcome::Failed(error, state) => (
             format!("{}: {}", error.kind(), error.message()),
@@ -631,8 +728,12 @@ impl Summary {
                 self.succeeded += 1;
                 self.replayed += u64::from(refund.replayed);
             }
-            Outcome::NotSuccessful(_) => {
-                self.failed.entry(NOT_SUCCESSFUL.to_owned()).or_default().0 += 1;
+            Outcome::NotSuccessful(refund) => {
+                if Settled::of_refund(refund).state == RowState::Unknown {
+                    self.unknown += 1;
+                } else {
+                    self.failed.entry(NOT_SUCCESSFUL.to_owned()).or_default().0 += 1;
+                }
             }
             Outcome::Failed(_, RowState::Unknown) => self.unknown += 1,
             Outcome::Failed(error, state) => {
@@ -721,5 +822,27 @@ impl Summary {
                 total - after.succeeded
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_name_is_the_files_sha256_as_read_while_checking_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("rows.csv");
+        let text = format!("checkout_id\n{}", "ch_1,100\nch_2\n".repeat(2_000));
+        std::fs::write(&path, &text).expect("write");
+        let (sha, errors) = check_file(&path).expect("check");
+        assert!(errors.is_empty());
+        let expected: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(sha, expected);
+        assert_eq!(run_name(None, &sha).expect("name"), sha);
+        assert!(run_name(Some(""), &sha).is_err());
     }
 }

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufRead, Read as _};
+use std::io::{BufRead, Cursor, Read as _, SeekFrom};
 
 use refundkit::RefundRequest;
 use sha2::{Digest as _, Sha256};
@@ -119,6 +119,9 @@ pub fn duplicate_row(line: u64, first: u64) -> RowError {
 /// [`MAX_LINE_BYTES`], a read failure) the iterator ends.
 pub struct RowReader<R> {
     input: R,
+    /// Splits one line into fields; built once (building one costs more
+    /// than parsing a line).
+    fields: csv::Reader<Cursor<Vec<u8>>>,
     line: u64,
     seen_data: bool,
     key_column: Option<usize>,
@@ -131,6 +134,11 @@ impl<R: BufRead> RowReader<R> {
     pub fn new(input: R) -> Self {
         Self {
             input,
+            fields: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .trim(csv::Trim::All)
+                .from_reader(Cursor::new(Vec::new())),
             line: 0,
             seen_data: false,
             key_column: None,
@@ -199,7 +207,7 @@ impl<R: BufRead> Iterator for RowReader<R> {
             if text.is_empty() || text.starts_with('#') {
                 continue;
             }
-            let record = match parse_record(text) {
+            let record = match parse_record(&mut self.fields, text) {
                 Ok(record) => record,
                 Err(message) => return Some(Err(RowError { line, message })),
             };
@@ -224,13 +232,18 @@ impl<R: BufRead> Iterator for RowReader<R> {
     }
 }
 
-/// Splits one line into CSV fields (quotes allowed, fields trimmed).
-fn parse_record(text: &str) -> Result<csv::StringRecord, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+/// Splits one line into CSV fields (quotes allowed, fields trimmed),
+/// reusing `reader` from its start.
+fn parse_record(
+    reader: &mut csv::Reader<Cursor<Vec<u8>>>,
+    text: &str,
+) -> Result<csv::StringRecord, String> {
+    let buffer = reader.get_mut().get_mut();
+    buffer.clear();
+    buffer.extend_from_slice(text.as_bytes());
+    reader
+        .seek_raw(SeekFrom::Start(0), csv::Position::new())
+        .map_err(|e| format!("unreadable CSV: {e}"))?;
     let mut record = csv::StringRecord::new();
     match reader.read_record(&mut record) {
         Ok(_) => Ok(record),

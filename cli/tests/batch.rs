@@ -407,6 +407,12 @@ async fn retry_failed_resends_rows_that_failed_once_the_cause_is_fixed() {
     let report = retried.json();
     assert_eq!(report["summary"]["succeeded"], 1, "{report}");
     assert_eq!(report["summary"]["skippedSucceeded"], 1, "{report}");
+    let status = emu
+        .run(&["refund", "--status", "--journal", journal, "--json"])
+        .await;
+    assert_eq!(status.code, Some(0), "{status:?}");
+    assert_eq!(status.json()["counts"]["succeeded"], 2, "{}", status.stdout);
+    assert_eq!(status.json()["counts"]["total"], 2, "{}", status.stdout);
     emu.assert_each_refunded_once(&[paid, unpaid]).await;
     emu.stop().await;
 }

@@ -10,7 +10,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from asyncio import AbstractEventLoop
     from types import TracebackType
-    from typing import Mapping, Optional, Type
+    from typing import Awaitable, Callable, Mapping, Optional, Type, Union
     from weakref import WeakKeyDictionary
 
 from refundkit import _native
@@ -62,7 +62,7 @@ class AsyncClient:
     it in: retrying with it never refunds twice.
     """
 
-    __slots__ = ("_native",)
+    __slots__ = ("_native", "_loop")
 
     def __init__(
         self,
@@ -77,6 +77,47 @@ class AsyncClient:
         self._native = _native.AsyncClient(
             secret_key, base_url, max_retries, timeout, total_timeout, proxy=proxy
         )
+        self._loop: Optional[AbstractEventLoop] = None
+
+    @classmethod
+    def for_relay(
+        cls,
+        base_url: str,
+        token_provider: Callable[[bool], Union[str, Awaitable[str]]],
+        max_retries: int = _native.DEFAULT_MAX_RETRIES,
+        timeout: float = _native.DEFAULT_TIMEOUT,
+        total_timeout: float = _native.DEFAULT_TOTAL_TIMEOUT,
+    ) -> AsyncClient:
+        """A token-mode client for apps: refunds go to the merchant's relay
+        at ``base_url`` with bearer tokens from ``token_provider``, which is
+        called as ``token_provider(force_refresh)`` and may be sync or async.
+        After a 401 from the relay it is called once with
+        ``force_refresh=True`` and the attempt is repeated with the same
+        idempotency key. An async provider runs on the event loop the refund
+        is awaited on.
+        """
+        self = cls.__new__(cls)
+        self._loop = None
+
+        def provide(force_refresh: bool) -> object:
+            token = token_provider(force_refresh)
+            if isinstance(token, str):
+                return token
+            import asyncio
+
+            loop = self._loop
+            if loop is None:
+                raise RuntimeError("no event loop to run the async token provider on")
+
+            async def awaited() -> object:
+                return await token  # type: ignore[misc]
+
+            return asyncio.run_coroutine_threadsafe(awaited(), loop)
+
+        self._native = _native.AsyncClient.for_relay(
+            base_url, provide, max_retries, timeout, total_timeout
+        )
+        return self
 
     async def refund(
         self,
@@ -95,6 +136,7 @@ class AsyncClient:
         import asyncio
 
         loop = asyncio.get_running_loop()
+        self._loop = loop
         bridge = _bridge_for(loop)
         call = None
         key = None

@@ -4,7 +4,7 @@
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, final
+from typing import Any, Callable, final
 
 __all__ = [
     "AsyncClient",
@@ -56,6 +56,17 @@ class Client:
         *,
         proxy: str | None = None,
     ) -> Client: ...
+    @staticmethod
+    def for_relay(
+        base_url: str,
+        token_provider: Callable[[bool], str],
+        max_retries: int = ...,
+        timeout: float = ...,
+        total_timeout: float = ...,
+    ) -> Client:
+        """A token-mode client: an app's client of the merchant's relay at
+        `base_url`, authenticating with `token_provider(force_refresh)`'s
+        bearer tokens instead of a secret key."""
     def refund(
         self,
         checkout_id: str,
@@ -91,6 +102,17 @@ class AsyncClient:
         *,
         proxy: str | None = None,
     ) -> AsyncClient: ...
+    @staticmethod
+    def for_relay(
+        base_url: str,
+        token_provider: Callable[[bool], object],
+        max_retries: int = ...,
+        timeout: float = ...,
+        total_timeout: float = ...,
+    ) -> AsyncClient:
+        """A token-mode client: an app's client of the merchant's relay at
+        `base_url`, authenticating with `token_provider(force_refresh)`'s
+        bearer tokens instead of a secret key."""
     def refund(
         self,
         checkout_id: str,

@@ -14,6 +14,7 @@ use refundkit::defaults;
 use crate::error::to_py_err;
 use crate::refund::Refund;
 use crate::runtime;
+use crate::token::PyTokenProvider;
 
 /// The settings both client classes take, as Python passed them.
 struct Settings {
@@ -33,10 +34,33 @@ struct ClientState {
 
 impl ClientState {
     fn new(py: Python<'_>, secret_key: String, settings: Settings) -> PyResult<Self> {
+        Self::build(py, refundkit::Client::builder(secret_key), settings)
+    }
+
+    /// A token-mode client of the merchant's relay at `base_url`.
+    fn for_relay(
+        py: Python<'_>,
+        base_url: String,
+        token_provider: Py<PyAny>,
+        settings: Settings,
+    ) -> PyResult<Self> {
+        let provider = PyTokenProvider::new(token_provider);
+        Self::build(
+            py,
+            refundkit::Client::builder_for_relay(base_url, provider),
+            settings,
+        )
+    }
+
+    fn build(
+        py: Python<'_>,
+        builder: refundkit::ClientBuilder,
+        settings: Settings,
+    ) -> PyResult<Self> {
         let seconds = |field, secs| refundkit::validate::seconds(field, secs).map_err(to_py_err);
         // Out-of-range values saturate so that core reports them.
         let max_retries = u32::try_from(settings.max_retries).unwrap_or(u32::MAX);
-        let mut builder = refundkit::Client::builder(secret_key)
+        let mut builder = builder
             .max_retries(max_retries)
             .timeout(seconds("timeout", settings.timeout)?)
             .total_timeout(seconds("total_timeout", settings.total_timeout)?)
@@ -49,9 +73,16 @@ impl ClientState {
         }
         let client = builder.build().map_err(to_py_err)?;
         let config = client.config();
+        let credential = if config.is_relay() {
+            "token_provider=…".to_owned()
+        } else {
+            format!(
+                "secret_key={}",
+                PyString::new(py, &config.masked_secret_key()).repr()?
+            )
+        };
         let repr_args = format!(
-            "secret_key={}, base_url={}",
-            PyString::new(py, &config.masked_secret_key()).repr()?,
+            "{credential}, base_url={}",
             PyString::new(py, config.base_url()).repr()?,
         );
         Ok(Self {
@@ -200,6 +231,31 @@ impl Client {
         })
     }
 
+    /// A token-mode client: an app's client of the merchant's relay at
+    /// `base_url`, authenticating with `token_provider(force_refresh)`'s
+    /// bearer tokens instead of a secret key.
+    #[staticmethod]
+    #[pyo3(signature = (base_url, token_provider, max_retries = DEFAULT_MAX_RETRIES, timeout = default_seconds(defaults::TIMEOUT), total_timeout = default_seconds(defaults::TOTAL_TIMEOUT)))]
+    fn for_relay(
+        py: Python<'_>,
+        base_url: String,
+        token_provider: Py<PyAny>,
+        max_retries: i64,
+        timeout: f64,
+        total_timeout: f64,
+    ) -> PyResult<Self> {
+        let settings = Settings {
+            base_url: None,
+            max_retries,
+            timeout,
+            total_timeout,
+            proxy: None,
+        };
+        Ok(Self {
+            state: ClientState::for_relay(py, base_url, token_provider, settings)?,
+        })
+    }
+
     /// Refunds `checkout_id` (all that is left, or `amount` cents).
     ///
     /// Sends one idempotency key on every attempt: `idempotency_key`, or a
@@ -274,6 +330,31 @@ impl AsyncClient {
         };
         Ok(Self {
             state: ClientState::new(py, secret_key, settings)?,
+        })
+    }
+
+    /// A token-mode client: an app's client of the merchant's relay at
+    /// `base_url`, authenticating with `token_provider(force_refresh)`'s
+    /// bearer tokens instead of a secret key.
+    #[staticmethod]
+    #[pyo3(signature = (base_url, token_provider, max_retries = DEFAULT_MAX_RETRIES, timeout = default_seconds(defaults::TIMEOUT), total_timeout = default_seconds(defaults::TOTAL_TIMEOUT)))]
+    fn for_relay(
+        py: Python<'_>,
+        base_url: String,
+        token_provider: Py<PyAny>,
+        max_retries: i64,
+        timeout: f64,
+        total_timeout: f64,
+    ) -> PyResult<Self> {
+        let settings = Settings {
+            base_url: None,
+            max_retries,
+            timeout,
+            total_timeout,
+            proxy: None,
+        };
+        Ok(Self {
+            state: ClientState::for_relay(py, base_url, token_provider, settings)?,
         })
     }
 

@@ -13,6 +13,7 @@ mod client;
 mod error;
 mod refund;
 mod runtime;
+mod token;
 mod webhooks;
 
 use pyo3::prelude::*;

@@ -150,6 +150,34 @@ impl From<refundkit::Refund> for Refund {
     }
 }
 
+/// Supplies the bearer token of token mode; implemented by the app (Kotlin
+/// `suspend fun token(forceRefresh: Boolean): String`, Swift
+/// `func token(forceRefresh: Bool) async throws -> String`).
+#[uniffi::export(with_foreign)]
+#[async_trait::async_trait]
+pub trait TokenProvider: Send + Sync {
+    /// The token for the relay. `force_refresh` is true after the relay
+    /// refused the previous one (401): fetch a new one, do not reuse a cache.
+    async fn token(&self, force_refresh: bool) -> Result<String, RefundError>;
+}
+
+/// A foreign [`TokenProvider`] as the core's provider.
+struct ForeignTokens(Arc<dyn TokenProvider>);
+
+impl refundkit::TokenProvider for ForeignTokens {
+    fn token(&self, force_refresh: bool) -> refundkit::TokenFuture {
+        let provider = Arc::clone(&self.0);
+        Box::pin(async move {
+            provider.token(force_refresh).await.map_err(|e| {
+                refundkit::Error::new(
+                    refundkit::ErrorKind::Authentication,
+                    format!("the token provider failed: {e}"),
+                )
+            })
+        })
+    }
+}
+
 /// Refunds checkouts. Thread-safe and cheap to share: make one per process.
 ///
 /// Every call validates its arguments before any I/O, sends one idempotency
@@ -164,11 +192,15 @@ pub struct RefundClient {
 impl fmt::Display for RefundClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let config = self.inner.config();
+        let credential = if config.is_relay() {
+            "token_provider=…".to_owned()
+        } else {
+            format!("secret_key={}", config.masked_secret_key())
+        };
         write!(
             f,
-            "RefundClient(base_url={}, secret_key={}, max_retries={})",
+            "RefundClient(base_url={}, {credential}, max_retries={})",
             config.base_url(),
-            config.masked_secret_key(),
             config.max_retries()
         )
     }
@@ -178,6 +210,9 @@ impl fmt::Display for RefundClient {
 impl RefundClient {
     /// Validates `config` and builds the client; nothing is sent yet.
     /// Throws `Configuration` for a bad key, base URL or limit.
+    ///
+    /// Server-side only: a secret key must never ship inside an app. Apps
+    /// use `forRelay` (token mode) through the merchant's relay.
     #[uniffi::constructor]
     pub fn new(config: ClientConfig) -> Result<Self, RefundError> {
         let runtime = config
@@ -256,6 +291,39 @@ impl RefundClient {
         let prepared = self.prepared(checkout_id, amount, metadata, idempotency_key);
         prepared.request.validate()?;
         Ok(Arc::new(prepared))
+    }
+
+    /// A token-mode client for apps: refunds go to the merchant's relay at
+    /// `base_url` with bearer tokens from `token_provider`; the secret key
+    /// stays on the merchant's server. Same refund, key, retry and error
+    /// behaviour as the secret-key client. After a 401 from the relay,
+    /// `token_provider` is asked once with `forceRefresh = true` and the
+    /// attempt is repeated with the same idempotency key. A token that looks
+    /// like a secret key fails with `Configuration` before anything is sent.
+    /// `None` settings take the core's defaults.
+    #[uniffi::constructor(default(max_retries = None, timeout_ms = None, total_timeout_ms = None))]
+    pub fn for_relay(
+        base_url: String,
+        token_provider: Arc<dyn TokenProvider>,
+        max_retries: Option<u32>,
+        timeout_ms: Option<u64>,
+        total_timeout_ms: Option<u64>,
+    ) -> Result<Self, RefundError> {
+        let mut builder =
+            refundkit::Client::builder_for_relay(base_url, ForeignTokens(token_provider))
+                .user_agent_binding("uniffi", std::env::consts::OS);
+        if let Some(retries) = max_retries {
+            builder = builder.max_retries(retries);
+        }
+        if let Some(ms) = timeout_ms {
+            builder = builder.timeout(Duration::from_millis(ms));
+        }
+        if let Some(ms) = total_timeout_ms {
+            builder = builder.total_timeout(Duration::from_millis(ms));
+        }
+        Ok(Self {
+            inner: builder.build()?,
+        })
     }
 
     /// The base URL requests go to, without a trailing slash.
@@ -403,6 +471,35 @@ mod tests {
             .err()
             .expect("invalid");
         assert_eq!(err.kind(), "invalid_input");
+    }
+
+    struct FixedToken(&'static str);
+
+    #[async_trait::async_trait]
+    impl TokenProvider for FixedToken {
+        async fn token(&self, _force_refresh: bool) -> Result<String, RefundError> {
+            Ok(self.0.to_owned())
+        }
+    }
+
+    #[test]
+    fn a_relay_client_refuses_a_secret_key_as_its_token_before_sending() {
+        let client = RefundClient::for_relay(
+            "http://127.0.0.1:9".to_owned(),
+            Arc::new(FixedToken(KEY)),
+            Some(0),
+            None,
+            None,
+        )
+        .expect("client");
+        assert!(client.to_string().contains("token_provider"), "{client}");
+        let err = client
+            .refund_blocking("ch_1".to_owned(), None, None, None)
+            .expect_err("secret key as token");
+        assert_eq!(err.kind(), "configuration");
+        assert_eq!(err.info().field_name.as_deref(), Some("token"));
+        assert_eq!(err.info().attempts, 0);
+        assert!(!err.to_string().contains("0123456789"));
     }
 
     #[test]

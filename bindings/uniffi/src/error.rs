@@ -218,6 +218,14 @@ impl RefundError {
     }
 }
 
+/// A foreign token provider failed with something other than a
+/// `RefundError` (an unexpected exception).
+impl From<uniffi::UnexpectedUniFFICallbackError> for RefundError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        Self::internal(format!("the token provider failed: {}", e.reason))
+    }
+}
+
 impl From<refundkit::Error> for RefundError {
     fn from(e: refundkit::Error) -> Self {
         let millis = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);

@@ -22,6 +22,7 @@ pub mod webhooks;
 
 pub use client::{
     defaults, idempotency_key_for, ClientConfig, Defaults, PreparedRefund, Refund, RefundClient,
+    TokenProvider,
 };
 pub use error::{ErrorInfo, RefundError};
 pub use webhooks::{WebhookEvent, WebhookVerifier};

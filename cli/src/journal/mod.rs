@@ -114,15 +114,20 @@ pub struct Settled {
 
 impl Settled {
     /// The record of an answer: only a status that
-    /// [`is_success`](refundkit::RefundStatus::is_success) counts as a refund.
+    /// [`is_success`](refundkit::RefundStatus::is_success) counts as a
+    /// refund. `failed` is a definite refusal (`--retry-failed` may re-send
+    /// it with a new key); any other status (`pending`, …) may still become
+    /// a refund, so the row is `unknown` and only ever re-sent with its key.
     pub fn of_refund(refund: &Refund) -> Self {
         let success = refund.status.is_success();
         Self {
             key: refund.idempotency_key.clone(),
             state: if success {
                 RowState::Succeeded
-            } else {
+            } else if refund.status.as_str() == "failed" {
                 RowState::Failed
+            } else {
+                RowState::Unknown
             },
             refund_id: Some(refund.refund_id.clone()),
             refund_status: Some(refund.status.as_str().to_owned()),
@@ -358,7 +363,7 @@ impl Journal {
     /// After a claim found nothing: `None` when the run has nothing left
     /// for this process, or how long to wait before claiming again (other
     /// workers hold rows whose leases may yet run out).
-    pub async fn wait_for_more(&self) -> Result<Option<Duration>, JournalError> {
+    pub async fn wait_for_more(&mut self) -> Result<Option<Duration>, JournalError> {
         match self {
             Self::Sqlite(_) => Ok(None),
             Self::Postgres(j) => j.wait_for_more().await,

@@ -188,6 +188,11 @@ pub fn parse_url(url: &str) -> Result<(Config, String), JournalError> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
+    // Claims, outcomes and heartbeats need no fsync wait: a lost one leaves
+    // a row that is re-sent with its stored key and replayed. The import,
+    // which stores the keys, commits synchronously (`SET LOCAL`).
+    let options = config.get_options().unwrap_or_default().to_owned();
+    config.options(format!("{options} -c synchronous_commit=off").trim_start());
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
         Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
@@ -232,6 +237,8 @@ async fn migrate(pool: &Pool, target: &str) -> Result<(), JournalError> {
     let run = async {
         let mut client = pool.get().await?;
         let tx = client.transaction().await?;
+        tx.batch_execute("SET LOCAL synchronous_commit = on")
+            .await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await?;
         tx.batch_execute(
@@ -348,6 +355,8 @@ impl PgJournal {
     ) -> Result<(), PgFailure> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
+        tx.batch_execute("SET LOCAL synchronous_commit = on")
+            .await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&format!("refundkit-run:{}", self.run)],
@@ -456,16 +465,18 @@ impl PgJournal {
         let client = self.pool.get().await?;
         let statement = client
             .prepare_cached(
-                "WITH free AS (
+                // `line = ANY(ARRAY(...))` keeps the update on the primary
+                // key whatever the statistics say (a join with the claimed
+                // lines was planned as a scan of the whole run per line).
+                "UPDATE refundkit_rows r
+                 SET worker = $2, lease_until = now() + make_interval(secs => $4)
+                 WHERE r.run = $1 AND r.line = ANY(ARRAY(
                      SELECT line FROM refundkit_rows
                      WHERE run = $1 AND state IN ('pending', 'unknown')
                        AND (lease_until IS NULL OR lease_until < now())
                        AND last_worker IS DISTINCT FROM $2
                      ORDER BY line LIMIT $3
-                     FOR UPDATE SKIP LOCKED)
-                 UPDATE refundkit_rows r
-                 SET worker = $2, lease_until = now() + make_interval(secs => $4)
-                 FROM free WHERE r.run = $1 AND r.line = free.line
+                     FOR UPDATE SKIP LOCKED))
                  RETURNING r.line, r.checkout_id, r.amount, r.metadata, r.idempotency_key",
             )
             .await?;

@@ -46,8 +46,9 @@ pub struct SqliteJournal {
 }
 
 impl SqliteJournal {
-    /// Opens or creates the journal at `path` (WAL, full fsync on commit,
-    /// exclusive lock so two runs cannot interleave) and migrates it.
+    /// Opens or creates the journal at `path` (WAL, full fsync on commit
+    /// until the import is committed, exclusive lock so two runs cannot
+    /// interleave) and migrates it.
     pub fn open(path: &Path) -> Result<Self, JournalError> {
         let conn = Connection::open(path)
             .map_err(|e| JournalError(format!("cannot open journal {}: {e}", path.display())))?;
@@ -175,6 +176,12 @@ impl SqliteJournal {
             retry_failed_rows(&tx, run, secret_key)?;
         }
         tx.commit().map_err(JournalError::from)?;
+        // The keys are on disk (full fsync). Outcomes may be lost to a power
+        // failure (never to a crash of this process): such a row is still
+        // pending and is re-sent with its stored key, and replayed.
+        self.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(JournalError::from)?;
         self.run = run;
         self.cursor = 0;
         Ok(())

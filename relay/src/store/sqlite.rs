@@ -1,15 +1,15 @@
 //! [`RelayStore`] on one SQLite file (WAL), the default journal.
 //!
-//! One writer thread owns the connection and commits whatever requests are
-//! waiting together, in one transaction with a savepoint each (group
-//! commit): under load many decisions share a commit, and every caller hears
-//! back only once its work is committed.
+//! Each operation is one short transaction (tens of microseconds, no fsync
+//! per commit in WAL with `synchronous = NORMAL`) run on the calling task
+//! under a mutex. Handing it to another thread costs more than it does: on
+//! a loaded 2-core machine each hand-off waits for a CPU, and a forwarded
+//! refund would make four of them (BENCHMARKS.md, the relay section).
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError};
 
-use rusqlite::{params, Connection, OptionalExtension as _};
-use tokio::sync::oneshot;
+use rusqlite::{params, Connection, OptionalExtension as _, TransactionBehavior};
 
 use super::{
     utc_day, Begun, DailyReservation, Decision, Finish, Outcome, RelayStore, StoreError,
@@ -18,8 +18,6 @@ use super::{
 
 /// Schema version, in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 1;
-/// Most jobs committed together.
-const MAX_BATCH: usize = 256;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS decisions (
@@ -53,18 +51,9 @@ CREATE TABLE IF NOT EXISTS reservations (
 ) WITHOUT ROWID;
 ";
 
-/// Tells a job's caller how its work ended, once the batch is committed
-/// (`Err` holds why the commit failed).
-type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// One caller's work: run it on the connection (or, given `None`, report
-/// that it could not be run) and return how to deliver its result.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Deliver + Send>;
-
-/// The SQLite journal and counters. Cheap to clone; the writer thread ends
-/// when the last clone is dropped.
-#[derive(Clone)]
+/// The SQLite journal and counters.
 pub struct SqliteStore {
-    jobs: mpsc::Sender<Job>,
+    conn: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -78,7 +67,7 @@ fn failed(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (or creates) the journal at `path` and starts its writer.
+    /// Opens (or creates) the journal at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)
             .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
@@ -106,88 +95,26 @@ impl SqliteStore {
             [utc_day(std::time::SystemTime::now()) - 2],
         )
         .map_err(failed)?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("relay-journal".to_owned())
-            .spawn(move || write_batches(&conn, &queue))
-            .map_err(|e| StoreError(format!("cannot start the journal writer: {e}")))?;
-        Ok(Self { jobs })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
-    /// Queues `work` for the writer; resolves once it is committed.
+    /// Runs `work` in one immediate transaction.
     fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<'_, T> {
-        let (done, result) = oneshot::channel::<Result<T, StoreError>>();
-        let job: Job = Box::new(move |conn| {
-            // `None`: the batch's transaction never began; the commit
-            // result says why.
-            let outcome = conn.map(|conn| in_savepoint(conn, work));
-            Box::new(move |commit: Result<(), String>| {
-                let result = match (outcome, commit) {
-                    (_, Err(why)) => Err(StoreError(why)),
-                    (Some(Ok(value)), Ok(())) => Ok(value),
-                    (Some(Err(e)), Ok(())) => Err(failed(e)),
-                    (None, Ok(())) => Err(StoreError("the journal did not run".to_owned())),
-                };
-                let _ = done.send(result);
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .and_then(|tx| {
+                let value = work(&tx)?;
+                tx.commit()?;
+                Ok(value)
             })
-        });
-        let queued = self.jobs.send(job);
-        Box::pin(async move {
-            queued.map_err(|_| StoreError("the journal writer has stopped".to_owned()))?;
-            result
-                .await
-                .map_err(|_| StoreError("the journal writer has stopped".to_owned()))?
-        })
-    }
-}
-
-/// The writer: waits for a job, takes every other waiting job too, runs
-/// them in one transaction and tells each caller after the commit.
-fn write_batches(conn: &Connection, queue: &mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let why = format!("cannot begin a journal transaction: {e}");
-            for job in batch {
-                job(None)(Err(why.clone()));
-            }
-            continue;
-        }
-        let delivers: Vec<Deliver> = batch.into_iter().map(|job| job(Some(conn))).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            format!("cannot commit the journal: {e}")
-        });
-        for deliver in delivers {
-            deliver(commit.clone());
-        }
-    }
-}
-
-/// Runs `work` so that its failure undoes only its own changes.
-fn in_savepoint<T>(
-    conn: &Connection,
-    work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    conn.execute_batch("SAVEPOINT job")?;
-    match work(conn) {
-        Ok(value) => {
-            conn.execute_batch("RELEASE job")?;
-            Ok(value)
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
-            Err(e)
-        }
+            .map_err(failed);
+        Box::pin(std::future::ready(result))
     }
 }
 

@@ -39,6 +39,10 @@ allow_full = true
 [[roles]]
 name = "slow"
 rate_per_minute = 3
+
+[[roles]]
+name = "burst"
+rate_per_minute = 60
 "#;
 
 /// A path under the crate's test keys.

@@ -460,7 +460,13 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 
 
 // Public interface members begin here.
-
+// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+private let IDX_CALLBACK_FREE: Int32 = 0
+// Callback return codes
+private let UNIFFI_CALLBACK_SUCCESS: Int32 = 0
+private let UNIFFI_CALLBACK_ERROR: Int32 = 1
+private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -618,6 +624,199 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * A refund whose arguments are checked and whose idempotency key is
+ * fixed, not sent yet. Made by `RefundClient.prepare`.
+ *
+ * Every `send` sends the same key, so sending again after a failure or a
+ * cancellation replays the first refund instead of making a second.
+ */
+public protocol PreparedRefundProtocol: AnyObject, Sendable {
+    
+    /**
+     * The key every `send` of this refund sends.
+     */
+    func idempotencyKey()  -> String
+    
+    /**
+     * Sends the refund (retrying as `RefundClient.refund` does).
+     * Cancelling the caller abandons the call; send again to learn the
+     * outcome.
+     */
+    func send() async throws  -> Refund
+    
+    /**
+     * The blocking twin of `send`.
+     */
+    func sendBlocking() throws  -> Refund
+    
+}
+/**
+ * A refund whose arguments are checked and whose idempotency key is
+ * fixed, not sent yet. Made by `RefundClient.prepare`.
+ *
+ * Every `send` sends the same key, so sending again after a failure or a
+ * cancellation replays the first refund instead of making a second.
+ */
+open class PreparedRefund: PreparedRefundProtocol, @unchecked Sendable, CustomStringConvertible {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_refundkit_uniffi_fn_clone_preparedrefund(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_refundkit_uniffi_fn_free_preparedrefund(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The key every `send` of this refund sends.
+     */
+open func idempotencyKey() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_preparedrefund_idempotency_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Sends the refund (retrying as `RefundClient.refund` does).
+     * Cancelling the caller abandons the call; send again to learn the
+     * outcome.
+     */
+open func send()async throws  -> Refund  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_refundkit_uniffi_fn_method_preparedrefund_send(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_refundkit_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_refundkit_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_refundkit_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeRefund_lift,
+            errorHandler: FfiConverterTypeRefundError_lift
+        )
+}
+    
+    /**
+     * The blocking twin of `send`.
+     */
+open func sendBlocking()throws  -> Refund  {
+    return try  FfiConverterTypeRefund_lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_preparedrefund_send_blocking(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_preparedrefund_uniffi_trait_display(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePreparedRefund: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = PreparedRefund
+
+    public static func lift(_ handle: UInt64) throws -> PreparedRefund {
+        return PreparedRefund(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: PreparedRefund) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PreparedRefund {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PreparedRefund, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePreparedRefund_lift(_ handle: UInt64) throws -> PreparedRefund {
+    return try FfiConverterTypePreparedRefund.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePreparedRefund_lower(_ value: PreparedRefund) -> UInt64 {
+    return FfiConverterTypePreparedRefund.lower(value)
+}
+
+
+
+
+
+
+/**
  * Refunds checkouts. Thread-safe and cheap to share: make one per process.
  *
  * Every call validates its arguments before any I/O, sends one idempotency
@@ -632,12 +831,22 @@ public protocol RefundClientProtocol: AnyObject, Sendable {
     func baseUrl()  -> String
     
     /**
+     * Checks the arguments and fixes the idempotency key (`idempotency_key`
+     * or a fresh UUIDv4) without sending anything. Read
+     * `PreparedRefund.idempotencyKey` and store it before `send()`: if the
+     * caller is cancelled mid-call, retrying with that key never refunds
+     * twice. Throws `InvalidInput` for a bad argument.
+     */
+    func prepare(checkoutId: String, amount: Int64?, metadata: [String: String]?, idempotencyKey: String?) throws  -> PreparedRefund
+    
+    /**
      * Refunds `checkout_id`: everything still refundable, or `amount`
      * cents. `metadata` is recorded with the refund; `idempotency_key`
      * replaces the generated key (reuse it to retry safely).
      *
      * Cancelling the caller (coroutine or task) abandons the call; the
-     * refund may still have been made, so retry with the same key.
+     * refund may still have been made. To learn the key of a call you may
+     * cancel, use `prepare` and `PreparedRefund.send` instead.
      */
     func refund(checkoutId: String, amount: Int64?, metadata: [String: String]?, idempotencyKey: String?) async throws  -> Refund
     
@@ -697,6 +906,9 @@ open class RefundClient: RefundClientProtocol, @unchecked Sendable, CustomString
     /**
      * Validates `config` and builds the client; nothing is sent yet.
      * Throws `Configuration` for a bad key, base URL or limit.
+     *
+     * Server-side only: a secret key must never ship inside an app. Apps
+     * use `forRelay` (token mode) through the merchant's relay.
      */
 public convenience init(config: ClientConfig)throws  {
     let handle =
@@ -719,6 +931,29 @@ public convenience init(config: ClientConfig)throws  {
     }
 
     
+    /**
+     * A token-mode client for apps: refunds go to the merchant's relay at
+     * `base_url` with bearer tokens from `token_provider`; the secret key
+     * stays on the merchant's server. Same refund, key, retry and error
+     * behaviour as the secret-key client. After a 401 from the relay,
+     * `token_provider` is asked once with `forceRefresh = true` and the
+     * attempt is repeated with the same idempotency key. A token that looks
+     * like a secret key fails with `Configuration` before anything is sent.
+     * `None` settings take the core's defaults.
+     */
+public static func forRelay(baseUrl: String, tokenProvider: TokenProvider, maxRetries: UInt32? = nil, timeoutMs: UInt64? = nil, totalTimeoutMs: UInt64? = nil)throws  -> RefundClient  {
+    return try  FfiConverterTypeRefundClient_lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_constructor_refundclient_for_relay(
+        FfiConverterString.lower(baseUrl),
+        FfiConverterTypeTokenProvider_lower(tokenProvider),
+        FfiConverterOptionUInt32.lower(maxRetries),
+        FfiConverterOptionUInt64.lower(timeoutMs),
+        FfiConverterOptionUInt64.lower(totalTimeoutMs),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -734,12 +969,33 @@ open func baseUrl() -> String  {
 }
     
     /**
+     * Checks the arguments and fixes the idempotency key (`idempotency_key`
+     * or a fresh UUIDv4) without sending anything. Read
+     * `PreparedRefund.idempotencyKey` and store it before `send()`: if the
+     * caller is cancelled mid-call, retrying with that key never refunds
+     * twice. Throws `InvalidInput` for a bad argument.
+     */
+open func prepare(checkoutId: String, amount: Int64? = nil, metadata: [String: String]? = nil, idempotencyKey: String? = nil)throws  -> PreparedRefund  {
+    return try  FfiConverterTypePreparedRefund_lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_refundclient_prepare(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(checkoutId),
+        FfiConverterOptionInt64.lower(amount),
+        FfiConverterOptionDictionaryStringString.lower(metadata),
+        FfiConverterOptionString.lower(idempotencyKey),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Refunds `checkout_id`: everything still refundable, or `amount`
      * cents. `metadata` is recorded with the refund; `idempotency_key`
      * replaces the generated key (reuse it to retry safely).
      *
      * Cancelling the caller (coroutine or task) abandons the call; the
-     * refund may still have been made, so retry with the same key.
+     * refund may still have been made. To learn the key of a call you may
+     * cancel, use `prepare` and `PreparedRefund.send` instead.
      */
 open func refund(checkoutId: String, amount: Int64? = nil, metadata: [String: String]? = nil, idempotencyKey: String? = nil)async throws  -> Refund  {
     return
@@ -836,6 +1092,248 @@ public func FfiConverterTypeRefundClient_lower(_ value: RefundClient) -> UInt64 
 
 
 /**
+ * Supplies the bearer token of token mode; implemented by the app (Kotlin
+ * `suspend fun token(forceRefresh: Boolean): String`, Swift
+ * `func token(forceRefresh: Bool) async throws -> String`).
+ */
+public protocol TokenProvider: AnyObject, Sendable {
+    
+    /**
+     * The token for the relay. `force_refresh` is true after the relay
+     * refused the previous one (401): fetch a new one, do not reuse a cache.
+     */
+    func token(forceRefresh: Bool) async throws  -> String
+    
+}
+/**
+ * Supplies the bearer token of token mode; implemented by the app (Kotlin
+ * `suspend fun token(forceRefresh: Boolean): String`, Swift
+ * `func token(forceRefresh: Bool) async throws -> String`).
+ */
+open class TokenProviderImpl: TokenProvider, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_refundkit_uniffi_fn_clone_tokenprovider(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_refundkit_uniffi_fn_free_tokenprovider(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The token for the relay. `force_refresh` is true after the relay
+     * refused the previous one (401): fetch a new one, do not reuse a cache.
+     */
+open func token(forceRefresh: Bool)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_refundkit_uniffi_fn_method_tokenprovider_token(
+                        self.uniffiCloneHandle(),FfiConverterBool.lower(forceRefresh)
+                )
+            },
+            pollFunc: ffi_refundkit_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_refundkit_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_refundkit_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeRefundError_lift
+        )
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceTokenProvider {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceTokenProvider = UniffiVTableCallbackInterfaceTokenProvider(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeTokenProvider.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface TokenProvider: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeTokenProvider.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface TokenProvider: handle missing in uniffiClone")
+            }
+        },
+        token: { (
+            uniffiHandle: UInt64,
+            forceRefresh: Int8,
+            uniffiFutureCallback: @escaping UniffiForeignFutureCompleteRustBuffer,
+            uniffiCallbackData: UInt64,
+            uniffiOutDroppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+        ) in
+            let makeCall = {
+                () async throws -> String in
+                guard let uniffiObj = try? FfiConverterTypeTokenProvider.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try await uniffiObj.token(
+                     forceRefresh: try FfiConverterBool.lift(forceRefresh)
+                )
+            }
+
+            let uniffiHandleSuccess = { (returnValue: String) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: FfiConverterString.lower(returnValue),
+                        callStatus: RustCallStatus()
+                    )
+                )
+            }
+            let uniffiHandleError = { (statusCode, errorBuf) in
+                uniffiFutureCallback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer(
+                        returnValue: RustBuffer.empty(),
+                        callStatus: RustCallStatus(code: statusCode, errorBuf: errorBuf)
+                    )
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall: makeCall,
+                handleSuccess: uniffiHandleSuccess,
+                handleError: uniffiHandleError,
+                lowerError: FfiConverterTypeRefundError_lower,
+                droppedCallback: uniffiOutDroppedCallback
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceTokenProvider> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceTokenProvider>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitTokenProvider() {
+    uniffi_refundkit_uniffi_fn_init_callback_vtable_tokenprovider(UniffiCallbackInterfaceTokenProvider.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTokenProvider: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<TokenProvider>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = TokenProvider
+
+    public static func lift(_ handle: UInt64) throws -> TokenProvider {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return TokenProviderImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: TokenProvider) -> UInt64 {
+         if let rustImpl = value as? TokenProviderImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TokenProvider {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: TokenProvider, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTokenProvider_lift(_ handle: UInt64) throws -> TokenProvider {
+    return try FfiConverterTypeTokenProvider.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTokenProvider_lower(_ value: TokenProvider) -> UInt64 {
+    return FfiConverterTypeTokenProvider.lower(value)
+}
+
+
+
+
+
+
+/**
  * Verifies Standard Webhooks signatures on the raw body bytes and parses
  * the event. Accepts a signature made with any of its secrets, so a
  * secret can be rotated without downtime. Never shows its secrets.
@@ -902,16 +1400,17 @@ open class WebhookVerifier: WebhookVerifierProtocol, @unchecked Sendable, Custom
     }
     /**
      * A verifier for `whsec_<base64>` `secrets`, accepting timestamps at
-     * most `tolerance_secs` away from now (past or future).
+     * most `tolerance_secs` away from now (past or future; `None` means
+     * the core's default, 300 s).
      * Throws `Configuration` for a malformed secret or an empty list.
      */
-public convenience init(secrets: [String], toleranceSecs: UInt64 = UInt64(300))throws  {
+public convenience init(secrets: [String], toleranceSecs: UInt64? = nil)throws  {
     let handle =
         try rustCallWithError(FfiConverterTypeRefundError_lift) {
         uniffiCallStatus in
     uniffi_refundkit_uniffi_fn_constructor_webhookverifier_new(
         FfiConverterSequenceString.lower(secrets),
-        FfiConverterUInt64.lower(toleranceSecs),uniffiCallStatus
+        FfiConverterOptionUInt64.lower(toleranceSecs),uniffiCallStatus
     )
 }
     self.init(unsafeFromHandle: handle)
@@ -1021,8 +1520,8 @@ public func FfiConverterTypeWebhookVerifier_lower(_ value: WebhookVerifier) -> U
 
 
 /**
- * How to build a [`RefundClient`]. Defaults match every other binding:
- * production base URL, 2 retries, 30 s per attempt, 90 s in total.
+ * How to build a [`RefundClient`]. A `None` setting takes the core's
+ * default (see [`defaults`]), as in every other binding.
  *
  * `toString`/`description` show the secret key masked (`sk_live_…abcd`).
  */
@@ -1037,22 +1536,28 @@ public struct ClientConfig: Equatable, Hashable, CustomDebugStringConvertible, C
      */
     public let baseUrl: String?
     /**
-     * Retries after the first attempt (0 to 10).
+     * Retries after the first attempt (0 to 10); `None` means 2.
      */
-    public let maxRetries: UInt32
+    public let maxRetries: UInt32?
     /**
-     * Time allowed for one attempt, in milliseconds.
+     * Time allowed for one attempt, in milliseconds; `None` means 30 s.
      */
-    public let timeoutMs: UInt64
+    public let timeoutMs: UInt64?
     /**
-     * Time allowed for all attempts of one call, in milliseconds.
+     * Time allowed for all attempts of one call, in milliseconds; `None`
+     * means 90 s.
      */
-    public let totalTimeoutMs: UInt64
+    public let totalTimeoutMs: UInt64?
     /**
      * The caller's platform for the `User-Agent` (e.g. `kotlin JVM 17`);
      * `None` sends the operating system's name.
      */
     public let platform: String?
+    /**
+     * A proxy for https requests (`http://host:port`), instead of
+     * `HTTPS_PROXY`'s. Loopback and plain-http targets never use one.
+     */
+    public let proxy: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1065,24 +1570,30 @@ public struct ClientConfig: Equatable, Hashable, CustomDebugStringConvertible, C
          * `None` means `https://payments.yoco.com`.
          */baseUrl: String? = nil, 
         /**
-         * Retries after the first attempt (0 to 10).
-         */maxRetries: UInt32 = UInt32(2), 
+         * Retries after the first attempt (0 to 10); `None` means 2.
+         */maxRetries: UInt32? = nil, 
         /**
-         * Time allowed for one attempt, in milliseconds.
-         */timeoutMs: UInt64 = UInt64(30000), 
+         * Time allowed for one attempt, in milliseconds; `None` means 30 s.
+         */timeoutMs: UInt64? = nil, 
         /**
-         * Time allowed for all attempts of one call, in milliseconds.
-         */totalTimeoutMs: UInt64 = UInt64(90000), 
+         * Time allowed for all attempts of one call, in milliseconds; `None`
+         * means 90 s.
+         */totalTimeoutMs: UInt64? = nil, 
         /**
          * The caller's platform for the `User-Agent` (e.g. `kotlin JVM 17`);
          * `None` sends the operating system's name.
-         */platform: String? = nil) {
+         */platform: String? = nil, 
+        /**
+         * A proxy for https requests (`http://host:port`), instead of
+         * `HTTPS_PROXY`'s. Loopback and plain-http targets never use one.
+         */proxy: String? = nil) {
         self.secretKey = secretKey
         self.baseUrl = baseUrl
         self.maxRetries = maxRetries
         self.timeoutMs = timeoutMs
         self.totalTimeoutMs = totalTimeoutMs
         self.platform = platform
+        self.proxy = proxy
     }
 
     
@@ -1125,20 +1636,22 @@ public struct FfiConverterTypeClientConfig: FfiConverterRustBuffer {
             try ClientConfig(
                 secretKey: FfiConverterString.read(from: &buf), 
                 baseUrl: FfiConverterOptionString.read(from: &buf), 
-                maxRetries: FfiConverterUInt32.read(from: &buf), 
-                timeoutMs: FfiConverterUInt64.read(from: &buf), 
-                totalTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                platform: FfiConverterOptionString.read(from: &buf)
+                maxRetries: FfiConverterOptionUInt32.read(from: &buf), 
+                timeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                totalTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                platform: FfiConverterOptionString.read(from: &buf), 
+                proxy: FfiConverterOptionString.read(from: &buf)
         )
     }
 
     public static func write(_ value: ClientConfig, into buf: inout [UInt8]) {
         FfiConverterString.write(value.secretKey, into: &buf)
         FfiConverterOptionString.write(value.baseUrl, into: &buf)
-        FfiConverterUInt32.write(value.maxRetries, into: &buf)
-        FfiConverterUInt64.write(value.timeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.totalTimeoutMs, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxRetries, into: &buf)
+        FfiConverterOptionUInt64.write(value.timeoutMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.totalTimeoutMs, into: &buf)
         FfiConverterOptionString.write(value.platform, into: &buf)
+        FfiConverterOptionString.write(value.proxy, into: &buf)
     }
 }
 
@@ -1159,6 +1672,106 @@ public func FfiConverterTypeClientConfig_lower(_ value: ClientConfig) -> RustBuf
 
 
 /**
+ * The defaults of every setting, from the core: the values a `None`
+ * setting takes (the same in every language; `tests/vectors/defaults.json`).
+ */
+public struct Defaults: Equatable, Hashable {
+    /**
+     * The production base URL.
+     */
+    public let baseUrl: String
+    /**
+     * Retries after the first attempt.
+     */
+    public let maxRetries: UInt32
+    /**
+     * Time allowed for one attempt, in milliseconds.
+     */
+    public let timeoutMs: UInt64
+    /**
+     * Time allowed for all attempts of one call, in milliseconds.
+     */
+    public let totalTimeoutMs: UInt64
+    /**
+     * How far a webhook's timestamp may be from now, in seconds.
+     */
+    public let webhookToleranceSecs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The production base URL.
+         */baseUrl: String, 
+        /**
+         * Retries after the first attempt.
+         */maxRetries: UInt32, 
+        /**
+         * Time allowed for one attempt, in milliseconds.
+         */timeoutMs: UInt64, 
+        /**
+         * Time allowed for all attempts of one call, in milliseconds.
+         */totalTimeoutMs: UInt64, 
+        /**
+         * How far a webhook's timestamp may be from now, in seconds.
+         */webhookToleranceSecs: UInt64) {
+        self.baseUrl = baseUrl
+        self.maxRetries = maxRetries
+        self.timeoutMs = timeoutMs
+        self.totalTimeoutMs = totalTimeoutMs
+        self.webhookToleranceSecs = webhookToleranceSecs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Defaults: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDefaults: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Defaults {
+        return
+            try Defaults(
+                baseUrl: FfiConverterString.read(from: &buf), 
+                maxRetries: FfiConverterUInt32.read(from: &buf), 
+                timeoutMs: FfiConverterUInt64.read(from: &buf), 
+                totalTimeoutMs: FfiConverterUInt64.read(from: &buf), 
+                webhookToleranceSecs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Defaults, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.baseUrl, into: &buf)
+        FfiConverterUInt32.write(value.maxRetries, into: &buf)
+        FfiConverterUInt64.write(value.timeoutMs, into: &buf)
+        FfiConverterUInt64.write(value.totalTimeoutMs, into: &buf)
+        FfiConverterUInt64.write(value.webhookToleranceSecs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDefaults_lift(_ buf: RustBuffer) throws -> Defaults {
+    return try FfiConverterTypeDefaults.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDefaults_lower(_ value: Defaults) -> RustBuffer {
+    return FfiConverterTypeDefaults.lower(value)
+}
+
+
+/**
  * The fields every [`RefundError`] variant carries, plus its kind.
  *
  * Returned by `RefundError.info()` so that code which caught the base type
@@ -1173,6 +1786,11 @@ public struct ErrorInfo: Equatable, Hashable {
      * What went wrong: the server's text when it gave one.
      */
     public let detail: String
+    /**
+     * The core error's sentence for people (its `Display`): kind, detail,
+     * status, and the advice to retry with the key when the outcome is unknown.
+     */
+    public let display: String
     /**
      * For invalid input and configuration: the argument at fault (`checkout_id`, ...).
      */
@@ -1225,6 +1843,10 @@ public struct ErrorInfo: Equatable, Hashable {
          * What went wrong: the server's text when it gave one.
          */detail: String, 
         /**
+         * The core error's sentence for people (its `Display`): kind, detail,
+         * status, and the advice to retry with the key when the outcome is unknown.
+         */display: String, 
+        /**
          * For invalid input and configuration: the argument at fault (`checkout_id`, ...).
          */fieldName: String?, 
         /**
@@ -1257,6 +1879,7 @@ public struct ErrorInfo: Equatable, Hashable {
          */retryAfterMs: Int64?) {
         self.kind = kind
         self.detail = detail
+        self.display = display
         self.fieldName = fieldName
         self.status = status
         self.errorCode = errorCode
@@ -1287,6 +1910,7 @@ public struct FfiConverterTypeErrorInfo: FfiConverterRustBuffer {
             try ErrorInfo(
                 kind: FfiConverterString.read(from: &buf), 
                 detail: FfiConverterString.read(from: &buf), 
+                display: FfiConverterString.read(from: &buf), 
                 fieldName: FfiConverterOptionString.read(from: &buf), 
                 status: FfiConverterOptionInt32.read(from: &buf), 
                 errorCode: FfiConverterOptionString.read(from: &buf), 
@@ -1303,6 +1927,7 @@ public struct FfiConverterTypeErrorInfo: FfiConverterRustBuffer {
     public static func write(_ value: ErrorInfo, into buf: inout [UInt8]) {
         FfiConverterString.write(value.kind, into: &buf)
         FfiConverterString.write(value.detail, into: &buf)
+        FfiConverterString.write(value.display, into: &buf)
         FfiConverterOptionString.write(value.fieldName, into: &buf)
         FfiConverterOptionInt32.write(value.status, into: &buf)
         FfiConverterOptionString.write(value.errorCode, into: &buf)
@@ -1351,6 +1976,11 @@ public struct Refund: Equatable, Hashable {
      */
     public let status: String
     /**
+     * Whether `status` says the refund was made (`successful` or
+     * `succeeded`); `pending`, `failed` and anything else are not.
+     */
+    public let succeeded: Bool
+    /**
      * The service's message, e.g. `Your refund has been processed`.
      */
     public let message: String?
@@ -1370,6 +2000,10 @@ public struct Refund: Equatable, Hashable {
      * The server's request id, when it sent one.
      */
     public let requestId: String?
+    /**
+     * Milliseconds from the first attempt's start to the answer, backoff included.
+     */
+    public let elapsedMs: Int64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1385,6 +2019,10 @@ public struct Refund: Equatable, Hashable {
          * other value as sent).
          */status: String, 
         /**
+         * Whether `status` says the refund was made (`successful` or
+         * `succeeded`); `pending`, `failed` and anything else are not.
+         */succeeded: Bool, 
+        /**
          * The service's message, e.g. `Your refund has been processed`.
          */message: String?, 
         /**
@@ -1398,15 +2036,20 @@ public struct Refund: Equatable, Hashable {
          */attempts: Int32, 
         /**
          * The server's request id, when it sent one.
-         */requestId: String?) {
+         */requestId: String?, 
+        /**
+         * Milliseconds from the first attempt's start to the answer, backoff included.
+         */elapsedMs: Int64) {
         self.checkoutId = checkoutId
         self.refundId = refundId
         self.status = status
+        self.succeeded = succeeded
         self.message = message
         self.idempotencyKey = idempotencyKey
         self.replayed = replayed
         self.attempts = attempts
         self.requestId = requestId
+        self.elapsedMs = elapsedMs
     }
 
     
@@ -1428,11 +2071,13 @@ public struct FfiConverterTypeRefund: FfiConverterRustBuffer {
                 checkoutId: FfiConverterString.read(from: &buf), 
                 refundId: FfiConverterString.read(from: &buf), 
                 status: FfiConverterString.read(from: &buf), 
+                succeeded: FfiConverterBool.read(from: &buf), 
                 message: FfiConverterOptionString.read(from: &buf), 
                 idempotencyKey: FfiConverterString.read(from: &buf), 
                 replayed: FfiConverterBool.read(from: &buf), 
                 attempts: FfiConverterInt32.read(from: &buf), 
-                requestId: FfiConverterOptionString.read(from: &buf)
+                requestId: FfiConverterOptionString.read(from: &buf), 
+                elapsedMs: FfiConverterInt64.read(from: &buf)
         )
     }
 
@@ -1440,11 +2085,13 @@ public struct FfiConverterTypeRefund: FfiConverterRustBuffer {
         FfiConverterString.write(value.checkoutId, into: &buf)
         FfiConverterString.write(value.refundId, into: &buf)
         FfiConverterString.write(value.status, into: &buf)
+        FfiConverterBool.write(value.succeeded, into: &buf)
         FfiConverterOptionString.write(value.message, into: &buf)
         FfiConverterString.write(value.idempotencyKey, into: &buf)
         FfiConverterBool.write(value.replayed, into: &buf)
         FfiConverterInt32.write(value.attempts, into: &buf)
         FfiConverterOptionString.write(value.requestId, into: &buf)
+        FfiConverterInt64.write(value.elapsedMs, into: &buf)
     }
 }
 
@@ -1682,6 +2329,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What went wrong: the server's text when it gave one.
          */detail: String, 
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
+        /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
         /**
@@ -1719,6 +2369,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
         /**
          * What went wrong: the server's text when it gave one.
          */detail: String, 
+        /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
         /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
@@ -1758,6 +2411,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What went wrong: the server's text when it gave one.
          */detail: String, 
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
+        /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
         /**
@@ -1795,6 +2451,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
         /**
          * What went wrong: the server's text when it gave one.
          */detail: String, 
+        /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
         /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
@@ -1834,6 +2493,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What went wrong: the server's text when it gave one.
          */detail: String, 
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
+        /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
         /**
@@ -1871,6 +2533,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
         /**
          * What went wrong: the server's text when it gave one.
          */detail: String, 
+        /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
         /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
@@ -1910,6 +2575,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What went wrong: the server's text when it gave one.
          */detail: String, 
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
+        /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
         /**
@@ -1947,6 +2615,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
         /**
          * What went wrong: the server's text when it gave one.
          */detail: String, 
+        /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
         /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
@@ -1986,6 +2657,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What went wrong: the server's text when it gave one.
          */detail: String, 
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
+        /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
         /**
@@ -2023,6 +2697,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
         /**
          * What went wrong: the server's text when it gave one.
          */detail: String, 
+        /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
         /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
@@ -2062,6 +2739,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What went wrong: the server's text when it gave one.
          */detail: String, 
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
+        /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
         /**
@@ -2099,6 +2779,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
         /**
          * What went wrong: the server's text when it gave one.
          */detail: String, 
+        /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
         /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
@@ -2138,6 +2821,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What went wrong: the server's text when it gave one.
          */detail: String, 
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
+        /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
         /**
@@ -2176,6 +2862,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          * What went wrong: the server's text when it gave one.
          */detail: String, 
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
+        /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
         /**
@@ -2213,6 +2902,9 @@ enum RefundError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
         /**
          * What went wrong: the server's text when it gave one.
          */detail: String, 
+        /**
+         * The core error's sentence for people (`toString`/`description`).
+         */display: String, 
         /**
          * For invalid input and configuration: the argument at fault.
          */fieldName: String?, 
@@ -2310,6 +3002,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
         
         case 1: return .Configuration(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2323,6 +3016,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 2: return .InvalidInput(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2336,6 +3030,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 3: return .Authentication(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2349,6 +3044,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 4: return .NotFound(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2362,6 +3058,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 5: return .InvalidRequest(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2375,6 +3072,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 6: return .AlreadyRefunded(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2388,6 +3086,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 7: return .IdempotencyConflict(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2401,6 +3100,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 8: return .IdempotencyMismatch(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2414,6 +3114,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 9: return .RateLimited(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2427,6 +3128,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 10: return .Server(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2440,6 +3142,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 11: return .Network(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2453,6 +3156,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 12: return .Timeout(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2466,6 +3170,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 13: return .UnexpectedResponse(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2479,6 +3184,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 14: return .WebhookVerification(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2492,6 +3198,7 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             )
         case 15: return .Internal(
             detail: try FfiConverterString.read(from: &buf), 
+            display: try FfiConverterString.read(from: &buf), 
             fieldName: try FfiConverterOptionString.read(from: &buf), 
             status: try FfiConverterOptionInt32.read(from: &buf), 
             errorCode: try FfiConverterOptionString.read(from: &buf), 
@@ -2515,9 +3222,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
 
         
         
-        case let .Configuration(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .Configuration(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(1))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2530,9 +3238,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .InvalidInput(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .InvalidInput(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(2))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2545,9 +3254,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .Authentication(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .Authentication(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(3))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2560,9 +3270,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .NotFound(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .NotFound(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(4))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2575,9 +3286,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .InvalidRequest(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .InvalidRequest(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(5))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2590,9 +3302,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .AlreadyRefunded(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .AlreadyRefunded(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(6))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2605,9 +3318,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .IdempotencyConflict(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .IdempotencyConflict(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(7))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2620,9 +3334,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .IdempotencyMismatch(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .IdempotencyMismatch(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2635,9 +3350,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .RateLimited(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .RateLimited(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(9))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2650,9 +3366,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .Server(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .Server(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2665,9 +3382,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .Network(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .Network(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(11))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2680,9 +3398,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .Timeout(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .Timeout(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(12))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2695,9 +3414,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .UnexpectedResponse(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .UnexpectedResponse(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(13))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2710,9 +3430,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .WebhookVerification(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .WebhookVerification(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(14))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2725,9 +3446,10 @@ public struct FfiConverterTypeRefundError: FfiConverterRustBuffer {
             FfiConverterOptionInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .Internal(detail,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
+        case let .Internal(detail,display,fieldName,status,errorCode,requestId,idempotencyKey,body,retryable,outcomeUnknown,attempts,retryAfterMs):
             writeInt(&buf, Int32(15))
             FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(display, into: &buf)
             FfiConverterOptionString.write(fieldName, into: &buf)
             FfiConverterOptionInt32.write(status, into: &buf)
             FfiConverterOptionString.write(errorCode, into: &buf)
@@ -2761,6 +3483,30 @@ public func FfiConverterTypeRefundError_lower(_ value: RefundError) -> RustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
     typealias SwiftType = Int32?
 
@@ -2777,6 +3523,30 @@ fileprivate struct FfiConverterOptionInt32: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2952,6 +3722,121 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+private func uniffiTraitInterfaceCallAsync<T>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird errors.
+        //
+        // On platforms that need extra machinery to make C-ABI calls, like JNA or ctypes, it's
+        // possible that we fail to make either call.  However, it doesn't seem like this is
+        // possible on Swift since swift can just make the C call directly.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+private func uniffiTraitInterfaceCallAsyncWithError<T, E>(
+    makeCall: @escaping () async throws -> T,
+    handleSuccess: @escaping (T) -> (),
+    handleError: @escaping (Int8, RustBuffer) -> (),
+    lowerError: @escaping (E) -> RustBuffer,
+    droppedCallback: UnsafeMutablePointer<UniffiForeignFutureDroppedCallbackStruct>
+) {
+    let task = Task {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        var callResult: T
+        do {
+            callResult = try await makeCall()
+        } catch let error as E {
+            handleError(CALL_ERROR, lowerError(error))
+            return
+        } catch {
+            handleError(CALL_UNEXPECTED_ERROR, FfiConverterString.lower(String(describing: error)))
+            return
+        }
+        handleSuccess(callResult)
+    }
+    let handle = UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.insert(obj: task)
+    droppedCallback.pointee = UniffiForeignFutureDroppedCallbackStruct(
+        handle: handle,
+        free: uniffiForeignFutureDroppedCallback
+    )
+}
+
+// Borrow the callback handle map implementation to store foreign future handles
+// TODO: consolidate the handle-map code (https://github.com/mozilla/uniffi-rs/pull/1823)
+fileprivate let UNIFFI_FOREIGN_FUTURE_HANDLE_MAP = UniffiHandleMap<UniffiForeignFutureTask>()
+
+// Protocol for tasks that handle foreign futures.
+//
+// Defining a protocol allows all tasks to be stored in the same handle map.  This can't be done
+// with the task object itself, since has generic parameters.
+fileprivate protocol UniffiForeignFutureTask {
+    func cancel()
+}
+
+extension Task: UniffiForeignFutureTask {}
+
+private func uniffiForeignFutureDroppedCallback(handle: UInt64) {
+    do {
+        let task = try UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.remove(handle: handle)
+        // Set the cancellation flag on the task.  If it's still running, the code can check the
+        // cancellation flag or call `Task.checkCancellation()`.  If the task has completed, this is
+        // a no-op.
+        task.cancel()
+    } catch {
+        print("uniffiForeignFutureDroppedCallback: handle missing from handlemap")
+    }
+}
+
+// For testing
+public func uniffiForeignFutureHandleCountRefundkit() -> Int {
+    UNIFFI_FOREIGN_FUTURE_HANDLE_MAP.count
+}
+/**
+ * The core's defaults for every setting.
+ */
+public func defaults() -> Defaults  {
+    return try!  FfiConverterTypeDefaults_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_func_defaults(uniffiCallStatus
+    )
+})
+}
+/**
+ * A deterministic idempotency key (a UUIDv5) for `parts` (an order id, an
+ * attempt number, …) within `namespace`: the same arguments give the same
+ * key in every language, so a retry after a restart replays instead of
+ * refunding twice. Throws `InvalidInput` naming `namespace` or `parts`.
+ */
+public func idempotencyKeyFor(namespace: String, parts: [String])throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_func_idempotency_key_for(
+        FfiConverterString.lower(namespace),
+        FfiConverterSequenceString.lower(parts),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -2968,13 +3853,34 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_refundkit_uniffi_checksum_func_defaults() != 18128) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_func_idempotency_key_for() != 14388) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_preparedrefund_idempotency_key() != 40958) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_preparedrefund_send() != 51596) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_preparedrefund_send_blocking() != 45118) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_refundkit_uniffi_checksum_method_refundclient_base_url() != 47765) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_refundkit_uniffi_checksum_method_refundclient_refund() != 18860) {
+    if (uniffi_refundkit_uniffi_checksum_method_refundclient_prepare() != 9310) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_refundclient_refund() != 62264) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_refundkit_uniffi_checksum_method_refundclient_refund_blocking() != 35791) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_tokenprovider_token() != 18193) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_refundkit_uniffi_checksum_method_webhookverifier_verify() != 372) {
@@ -2983,13 +3889,17 @@ private let initializationResult: InitializationResult = {
     if (uniffi_refundkit_uniffi_checksum_method_webhookverifier_verify_at() != 19043) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_refundkit_uniffi_checksum_constructor_refundclient_new() != 38430) {
+    if (uniffi_refundkit_uniffi_checksum_constructor_refundclient_for_relay() != 53359) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_refundkit_uniffi_checksum_constructor_webhookverifier_new() != 18182) {
+    if (uniffi_refundkit_uniffi_checksum_constructor_refundclient_new() != 23908) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_constructor_webhookverifier_new() != 8943) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitTokenProvider()
     return InitializationResult.ok
 }()
 

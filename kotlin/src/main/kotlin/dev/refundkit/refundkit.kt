@@ -657,6 +657,28 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceTokenProviderMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`forceRefresh`: Byte,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "token")
+internal open class UniffiVTableCallbackInterfaceTokenProvider(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `token`: UniffiCallbackInterfaceTokenProviderMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `token`: UniffiCallbackInterfaceTokenProviderMethod0? = null,
+    ): UniffiVTableCallbackInterfaceTokenProvider(`uniffiFree`,`uniffiClone`,`token`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceTokenProvider) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `token` = other.`token`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -682,15 +704,31 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_refundkit_uniffi_checksum_func_defaults(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_func_idempotency_key_for(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_preparedrefund_idempotency_key(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_preparedrefund_send(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_preparedrefund_send_blocking(
+    ): Int
     external fun uniffi_refundkit_uniffi_checksum_method_refundclient_base_url(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_refundclient_prepare(
     ): Int
     external fun uniffi_refundkit_uniffi_checksum_method_refundclient_refund(
     ): Int
     external fun uniffi_refundkit_uniffi_checksum_method_refundclient_refund_blocking(
     ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_tokenprovider_token(
+    ): Int
     external fun uniffi_refundkit_uniffi_checksum_method_webhookverifier_verify(
     ): Int
     external fun uniffi_refundkit_uniffi_checksum_method_webhookverifier_verify_at(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_constructor_refundclient_for_relay(
     ): Int
     external fun uniffi_refundkit_uniffi_checksum_constructor_refundclient_new(
     ): Int
@@ -712,29 +750,54 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "refundkit"))
+        uniffiCallbackInterfaceTokenProvider.register(this)
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_refundkit_uniffi_fn_clone_preparedrefund(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_refundkit_uniffi_fn_free_preparedrefund(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_refundkit_uniffi_fn_method_preparedrefund_idempotency_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_preparedrefund_send(`ptr`: Long,
+    ): Long
+    external fun uniffi_refundkit_uniffi_fn_method_preparedrefund_send_blocking(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_preparedrefund_uniffi_trait_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_refundkit_uniffi_fn_clone_refundclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_refundkit_uniffi_fn_free_refundclient(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_refundkit_uniffi_fn_constructor_refundclient_for_relay(`baseUrl`: RustBuffer.ByValue,`tokenProvider`: Long,`maxRetries`: RustBuffer.ByValue,`timeoutMs`: RustBuffer.ByValue,`totalTimeoutMs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_refundkit_uniffi_fn_constructor_refundclient_new(`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_refundkit_uniffi_fn_method_refundclient_base_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_refundclient_prepare(`ptr`: Long,`checkoutId`: RustBuffer.ByValue,`amount`: RustBuffer.ByValue,`metadata`: RustBuffer.ByValue,`idempotencyKey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_refundkit_uniffi_fn_method_refundclient_refund(`ptr`: Long,`checkoutId`: RustBuffer.ByValue,`amount`: RustBuffer.ByValue,`metadata`: RustBuffer.ByValue,`idempotencyKey`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_refundkit_uniffi_fn_method_refundclient_refund_blocking(`ptr`: Long,`checkoutId`: RustBuffer.ByValue,`amount`: RustBuffer.ByValue,`metadata`: RustBuffer.ByValue,`idempotencyKey`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_refundkit_uniffi_fn_method_refundclient_uniffi_trait_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_clone_tokenprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_refundkit_uniffi_fn_free_tokenprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_refundkit_uniffi_fn_init_callback_vtable_tokenprovider(`vtable`: UniffiVTableCallbackInterfaceTokenProvider,
+    ): Unit
+    external fun uniffi_refundkit_uniffi_fn_method_tokenprovider_token(`ptr`: Long,`forceRefresh`: Byte,
+    ): Long
     external fun uniffi_refundkit_uniffi_fn_clone_webhookverifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_refundkit_uniffi_fn_free_webhookverifier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_refundkit_uniffi_fn_constructor_webhookverifier_new(`secrets`: RustBuffer.ByValue,`toleranceSecs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_refundkit_uniffi_fn_constructor_webhookverifier_new(`secrets`: RustBuffer.ByValue,`toleranceSecs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_refundkit_uniffi_fn_method_webhookverifier_verify(`ptr`: Long,`headers`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -751,6 +814,10 @@ internal object UniffiLib {
     external fun uniffi_refundkit_uniffi_fn_method_clientconfig_uniffi_trait_debug(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_refundkit_uniffi_fn_method_clientconfig_uniffi_trait_display(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_func_defaults(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_func_idempotency_key_for(`namespace`: RustBuffer.ByValue,`parts`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_refundkit_uniffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -871,13 +938,34 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_refundkit_uniffi_checksum_func_defaults() and 0xFFFF) != 18128) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_func_idempotency_key_for() and 0xFFFF) != 14388) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_preparedrefund_idempotency_key() and 0xFFFF) != 40958) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_preparedrefund_send() and 0xFFFF) != 51596) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_preparedrefund_send_blocking() and 0xFFFF) != 45118) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_refundkit_uniffi_checksum_method_refundclient_base_url() and 0xFFFF) != 47765) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_refundkit_uniffi_checksum_method_refundclient_refund() and 0xFFFF) != 18860) {
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_refundclient_prepare() and 0xFFFF) != 9310) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_refundclient_refund() and 0xFFFF) != 62264) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_refundkit_uniffi_checksum_method_refundclient_refund_blocking() and 0xFFFF) != 35791) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_tokenprovider_token() and 0xFFFF) != 18193) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_refundkit_uniffi_checksum_method_webhookverifier_verify() and 0xFFFF) != 372) {
@@ -886,10 +974,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_refundkit_uniffi_checksum_method_webhookverifier_verify_at() and 0xFFFF) != 19043) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_refundkit_uniffi_checksum_constructor_refundclient_new() and 0xFFFF) != 38430) {
+    if ((lib.uniffi_refundkit_uniffi_checksum_constructor_refundclient_for_relay() and 0xFFFF) != 53359) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_refundkit_uniffi_checksum_constructor_webhookverifier_new() and 0xFFFF) != 18182) {
+    if ((lib.uniffi_refundkit_uniffi_checksum_constructor_refundclient_new() and 0xFFFF) != 23908) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_constructor_webhookverifier_new() and 0xFFFF) != 8943) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -945,6 +1036,95 @@ internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
         freeFunc(rustFuture)
     }
 }
+internal inline fun<T> uniffiTraitInterfaceCallAsync(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // Using `GlobalScope` is labeled as a "delicate API" and generally discouraged in Kotlin programs, since it breaks structured concurrency.
+    // However, our parent task is a Rust future, so we're going to need to break structure concurrency in any case.
+    //
+    // Uniffi does its best to support structured concurrency across the FFI.
+    // If the Rust future is dropped, `uniffiForeignFutureDroppedCallbackImpl` is called, which will cancel the Kotlin coroutine if it's still running.
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // Note: it's important we call either `handleSuccess` or `handleError` exactly once.  Each
+        // call consumes an Arc reference, which means there should be no possibility of a double
+        // call.  The following code is structured so that will will never call both `handleSuccess`
+        // and `handleError`, even in the face of weird exceptions.
+        //
+        // In extreme circumstances we may not call either, for example if we fail to make the JNA
+        // call to `handleSuccess`.  This means we will leak the Arc reference, which is better than
+        // double-freeing it.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            handleError(
+                UniffiRustCallStatus.create(
+                    UNIFFI_CALL_UNEXPECTED_ERROR,
+                    FfiConverterString.lower(e.toString()),
+                )
+            )
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal inline fun<T, reified E: Throwable> uniffiTraitInterfaceCallAsyncWithError(
+    crossinline makeCall: suspend () -> T,
+    crossinline handleSuccess: (T) -> Unit,
+    crossinline handleError: (UniffiRustCallStatus.ByValue) -> Unit,
+    crossinline lowerError: (E) -> RustBuffer.ByValue,
+    uniffiOutDroppedCallback: UniffiForeignFutureDroppedCallbackStruct,
+) {
+    // See uniffiTraitInterfaceCallAsync for details on `DelicateCoroutinesApi`
+    @OptIn(DelicateCoroutinesApi::class)
+    val job = GlobalScope.launch coroutineBlock@ {
+        // See the note in uniffiTraitInterfaceCallAsync for details on `handleSuccess` and
+        // `handleError`.
+        val callResult = try {
+            makeCall()
+        } catch(e: kotlin.Exception) {
+            if (e is E) {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_ERROR,
+                        lowerError(e),
+                    )
+                )
+            } else {
+                handleError(
+                    UniffiRustCallStatus.create(
+                        UNIFFI_CALL_UNEXPECTED_ERROR,
+                        FfiConverterString.lower(e.toString()),
+                    )
+                )
+            }
+            return@coroutineBlock
+        }
+        handleSuccess(callResult)
+    }
+    val handle = uniffiForeignFutureHandleMap.insert(job)
+    uniffiOutDroppedCallback.uniffiSetValue(UniffiForeignFutureDroppedCallbackStruct(handle, uniffiForeignFutureDroppedCallbackImpl))
+}
+
+internal val uniffiForeignFutureHandleMap = UniffiHandleMap<Job>()
+
+internal object uniffiForeignFutureDroppedCallbackImpl: UniffiForeignFutureDroppedCallback {
+    override fun callback(handle: Long) {
+        val job = uniffiForeignFutureHandleMap.remove(handle)
+        if (!job.isCompleted) {
+            job.cancel()
+        }
+    }
+}
+
+// For testing
+public fun uniffiForeignFutureHandleCount() = uniffiForeignFutureHandleMap.size
 
 // Public interface members begin here.
 
@@ -1023,7 +1203,38 @@ object UniffiWithHandle
  *
  * @suppress
  * */
-object NoHandle
+object NoHandle// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+internal const val IDX_CALLBACK_FREE = 0
+// Callback return codes
+internal const val UNIFFI_CALLBACK_SUCCESS = 0
+internal const val UNIFFI_CALLBACK_ERROR = 1
+internal const val UNIFFI_CALLBACK_UNEXPECTED_ERROR = 2
+
+/**
+ * @suppress
+ */
+public abstract class FfiConverterCallbackInterface<CallbackInterface: Any>: FfiConverter<CallbackInterface, Long> {
+    internal val handleMap = UniffiHandleMap<CallbackInterface>()
+
+    internal fun drop(handle: Long) {
+        handleMap.remove(handle)
+    }
+
+    override fun lift(value: Long): CallbackInterface {
+        return handleMap.get(value)
+    }
+
+    override fun read(buf: ByteBuffer) = lift(buf.getLong())
+
+    override fun lower(value: CallbackInterface) = handleMap.insert(value)
+
+    override fun allocationSize(value: CallbackInterface) = 8UL
+
+    override fun write(value: CallbackInterface, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
 /**
  * The cleaner interface for Object finalization code to run.
  * This is the entry point to any implementation that we're using.
@@ -1377,6 +1588,348 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 
 /**
+ * A refund whose arguments are checked and whose idempotency key is
+ * fixed, not sent yet. Made by `RefundClient.prepare`.
+ *
+ * Every `send` sends the same key, so sending again after a failure or a
+ * cancellation replays the first refund instead of making a second.
+ */
+public interface PreparedRefundInterface {
+    
+    /**
+     * The key every `send` of this refund sends.
+     */
+    fun `idempotencyKey`(): kotlin.String
+    
+    /**
+     * Sends the refund (retrying as `RefundClient.refund` does).
+     * Cancelling the caller abandons the call; send again to learn the
+     * outcome.
+     */
+    suspend fun `send`(): Refund
+    
+    /**
+     * The blocking twin of `send`.
+     */
+    fun `sendBlocking`(): Refund
+    
+    companion object
+}
+
+/**
+ * A refund whose arguments are checked and whose idempotency key is
+ * fixed, not sent yet. Made by `RefundClient.prepare`.
+ *
+ * Every `send` sends the same key, so sending again after a failure or a
+ * cancellation replays the first refund instead of making a second.
+ */
+open class PreparedRefund: Disposable, AutoCloseable, PreparedRefundInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_refundkit_uniffi_fn_free_preparedrefund(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_refundkit_uniffi_fn_clone_preparedrefund(handle, status)
+        }
+    }
+
+    
+    /**
+     * The key every `send` of this refund sends.
+     */override fun `idempotencyKey`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_preparedrefund_idempotency_key(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Sends the refund (retrying as `RefundClient.refund` does).
+     * Cancelling the caller abandons the call; send again to learn the
+     * outcome.
+     */
+    @Throws(RefundException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `send`() : Refund {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_refundkit_uniffi_fn_method_preparedrefund_send(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_refundkit_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_refundkit_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_refundkit_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeRefund.lift(it) },
+        // Error FFI converter
+        RefundException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The blocking twin of `send`.
+     */
+    @Throws(RefundException::class)override fun `sendBlocking`(): Refund {
+            return FfiConverterTypeRefund.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_preparedrefund_send_blocking(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_preparedrefund_uniffi_trait_display(
+        it,
+        _status)
+}
+    }
+    )
+    }
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePreparedRefund: FfiConverter<PreparedRefund, Long> {
+    override fun lower(value: PreparedRefund): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): PreparedRefund {
+        return PreparedRefund(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): PreparedRefund {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PreparedRefund) = 8UL
+
+    override fun write(value: PreparedRefund, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Refunds checkouts. Thread-safe and cheap to share: make one per process.
  *
  * Every call validates its arguments before any I/O, sends one idempotency
@@ -1391,12 +1944,22 @@ public interface RefundClientInterface {
     fun `baseUrl`(): kotlin.String
     
     /**
+     * Checks the arguments and fixes the idempotency key (`idempotency_key`
+     * or a fresh UUIDv4) without sending anything. Read
+     * `PreparedRefund.idempotencyKey` and store it before `send()`: if the
+     * caller is cancelled mid-call, retrying with that key never refunds
+     * twice. Throws `InvalidInput` for a bad argument.
+     */
+    fun `prepare`(`checkoutId`: kotlin.String, `amount`: kotlin.Long? = null, `metadata`: Map<kotlin.String, kotlin.String>? = null, `idempotencyKey`: kotlin.String? = null): PreparedRefund
+    
+    /**
      * Refunds `checkout_id`: everything still refundable, or `amount`
      * cents. `metadata` is recorded with the refund; `idempotency_key`
      * replaces the generated key (reuse it to retry safely).
      *
      * Cancelling the caller (coroutine or task) abandons the call; the
-     * refund may still have been made, so retry with the same key.
+     * refund may still have been made. To learn the key of a call you may
+     * cancel, use `prepare` and `PreparedRefund.send` instead.
      */
     suspend fun `refund`(`checkoutId`: kotlin.String, `amount`: kotlin.Long? = null, `metadata`: Map<kotlin.String, kotlin.String>? = null, `idempotencyKey`: kotlin.String? = null): Refund
     
@@ -1443,6 +2006,9 @@ open class RefundClient: Disposable, AutoCloseable, RefundClientInterface
     /**
      * Validates `config` and builds the client; nothing is sent yet.
      * Throws `Configuration` for a bad key, base URL or limit.
+     *
+     * Server-side only: a secret key must never ship inside an app. Apps
+     * use `forRelay` (token mode) through the merchant's relay.
      */
     constructor(`config`: ClientConfig) :
         this(UniffiWithHandle, 
@@ -1548,12 +2114,38 @@ open class RefundClient: Disposable, AutoCloseable, RefundClientInterface
 
     
     /**
+     * Checks the arguments and fixes the idempotency key (`idempotency_key`
+     * or a fresh UUIDv4) without sending anything. Read
+     * `PreparedRefund.idempotencyKey` and store it before `send()`: if the
+     * caller is cancelled mid-call, retrying with that key never refunds
+     * twice. Throws `InvalidInput` for a bad argument.
+     */
+    @Throws(RefundException::class)override fun `prepare`(`checkoutId`: kotlin.String, `amount`: kotlin.Long?, `metadata`: Map<kotlin.String, kotlin.String>?, `idempotencyKey`: kotlin.String?): PreparedRefund {
+            return FfiConverterTypePreparedRefund.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_refundclient_prepare(
+        it,
+        
+        FfiConverterString.lower(`checkoutId`),
+        FfiConverterOptionalLong.lower(`amount`),
+        FfiConverterOptionalMapStringString.lower(`metadata`),
+        FfiConverterOptionalString.lower(`idempotencyKey`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Refunds `checkout_id`: everything still refundable, or `amount`
      * cents. `metadata` is recorded with the refund; `idempotency_key`
      * replaces the generated key (reuse it to retry safely).
      *
      * Cancelling the caller (coroutine or task) abandons the call; the
-     * refund may still have been made, so retry with the same key.
+     * refund may still have been made. To learn the key of a call you may
+     * cancel, use `prepare` and `PreparedRefund.send` instead.
      */
     @Throws(RefundException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -1619,11 +2211,36 @@ open class RefundClient: Disposable, AutoCloseable, RefundClientInterface
     }
 
     
-    
+    companion object {
+        
     /**
-     * @suppress
+     * A token-mode client for apps: refunds go to the merchant's relay at
+     * `base_url` with bearer tokens from `token_provider`; the secret key
+     * stays on the merchant's server. Same refund, key, retry and error
+     * behaviour as the secret-key client. After a 401 from the relay,
+     * `token_provider` is asked once with `forceRefresh = true` and the
+     * attempt is repeated with the same idempotency key. A token that looks
+     * like a secret key fails with `Configuration` before anything is sent.
+     * `None` settings take the core's defaults.
      */
-    companion object
+    @Throws(RefundException::class) fun `forRelay`(`baseUrl`: kotlin.String, `tokenProvider`: TokenProvider, `maxRetries`: kotlin.UInt? = null, `timeoutMs`: kotlin.ULong? = null, `totalTimeoutMs`: kotlin.ULong? = null): RefundClient {
+            return FfiConverterTypeRefundClient.lift(
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_constructor_refundclient_for_relay(
+    
+        
+        FfiConverterString.lower(`baseUrl`),
+        FfiConverterTypeTokenProvider.lower(`tokenProvider`),
+        FfiConverterOptionalUInt.lower(`maxRetries`),
+        FfiConverterOptionalULong.lower(`timeoutMs`),
+        FfiConverterOptionalULong.lower(`totalTimeoutMs`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 
@@ -1647,6 +2264,366 @@ public object FfiConverterTypeRefundClient: FfiConverter<RefundClient, Long> {
     override fun allocationSize(value: RefundClient) = 8UL
 
     override fun write(value: RefundClient, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Supplies the bearer token of token mode; implemented by the app (Kotlin
+ * `suspend fun token(forceRefresh: Boolean): String`, Swift
+ * `func token(forceRefresh: Bool) async throws -> String`).
+ */
+public interface TokenProvider {
+    
+    /**
+     * The token for the relay. `force_refresh` is true after the relay
+     * refused the previous one (401): fetch a new one, do not reuse a cache.
+     */
+    suspend fun `token`(`forceRefresh`: kotlin.Boolean): kotlin.String
+    
+    companion object
+}
+
+/**
+ * Supplies the bearer token of token mode; implemented by the app (Kotlin
+ * `suspend fun token(forceRefresh: Boolean): String`, Swift
+ * `func token(forceRefresh: Bool) async throws -> String`).
+ */
+open class TokenProviderImpl: Disposable, AutoCloseable, TokenProvider
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_refundkit_uniffi_fn_free_tokenprovider(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_refundkit_uniffi_fn_clone_tokenprovider(handle, status)
+        }
+    }
+
+    
+    /**
+     * The token for the relay. `force_refresh` is true after the relay
+     * refused the previous one (401): fetch a new one, do not reuse a cache.
+     */
+    @Throws(RefundException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `token`(`forceRefresh`: kotlin.Boolean) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_refundkit_uniffi_fn_method_tokenprovider_token(
+                uniffiHandle,
+                
+        FfiConverterBoolean.lower(`forceRefresh`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_refundkit_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_refundkit_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_refundkit_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        RefundException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceTokenProvider {
+    internal object `token`: UniffiCallbackInterfaceTokenProviderMethod0 {
+        override fun callback(`uniffiHandle`: Long,`forceRefresh`: Byte,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
+            val uniffiObj = FfiConverterTypeTokenProvider.handleMap.get(uniffiHandle)
+            val makeCall = suspend { ->
+                uniffiObj.`token`(
+                    FfiConverterBoolean.lift(`forceRefresh`),
+                )
+            }
+            val uniffiHandleSuccess = { returnValue: kotlin.String ->
+                val uniffiResult = UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                    FfiConverterString.lower(returnValue),
+                    UniffiRustCallStatus.ByValue()
+                )
+                uniffiResult.write()
+                uniffiFutureCallback.callback(uniffiCallbackData, uniffiResult)
+            }
+            val uniffiHandleError = { callStatus: UniffiRustCallStatus.ByValue ->
+                uniffiFutureCallback.callback(
+                    uniffiCallbackData,
+                    UniffiForeignFutureResultRustBuffer.UniffiByValue(
+                        RustBuffer.ByValue(),
+                        callStatus,
+                    ),
+                )
+            }
+            uniffiTraitInterfaceCallAsyncWithError(
+                makeCall,
+                uniffiHandleSuccess,
+                uniffiHandleError,
+                { e: RefundException -> FfiConverterTypeRefundError.lower(e) },
+                uniffiOutDroppedCallback
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeTokenProvider.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeTokenProvider.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceTokenProvider.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `token`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_refundkit_uniffi_fn_init_callback_vtable_tokenprovider(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTokenProvider: FfiConverter<TokenProvider, Long> {
+    internal val handleMap = UniffiHandleMap<TokenProvider>()
+
+    override fun lower(value: TokenProvider): Long {
+        if (value is TokenProviderImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): TokenProvider {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return TokenProviderImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): TokenProvider {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: TokenProvider) = 8UL
+
+    override fun write(value: TokenProvider, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -1801,17 +2778,18 @@ open class WebhookVerifier: Disposable, AutoCloseable, WebhookVerifierInterface
     }
     /**
      * A verifier for `whsec_<base64>` `secrets`, accepting timestamps at
-     * most `tolerance_secs` away from now (past or future).
+     * most `tolerance_secs` away from now (past or future; `None` means
+     * the core's default, 300 s).
      * Throws `Configuration` for a malformed secret or an empty list.
      */
-    constructor(`secrets`: List<kotlin.String>, `toleranceSecs`: kotlin.ULong = 300uL) :
+    constructor(`secrets`: List<kotlin.String>, `toleranceSecs`: kotlin.ULong? = null) :
         this(UniffiWithHandle, 
     uniffiRustCallWithError(RefundException) { _status ->
     UniffiLib.uniffi_refundkit_uniffi_fn_constructor_webhookverifier_new(
     
         
         FfiConverterSequenceString.lower(`secrets`),
-        FfiConverterULong.lower(`toleranceSecs`),_status)
+        FfiConverterOptionalULong.lower(`toleranceSecs`),_status)
 }
     )
 
@@ -1986,8 +2964,8 @@ public object FfiConverterTypeWebhookVerifier: FfiConverter<WebhookVerifier, Lon
 
 
 /**
- * How to build a [`RefundClient`]. Defaults match every other binding:
- * production base URL, 2 retries, 30 s per attempt, 90 s in total.
+ * How to build a [`RefundClient`]. A `None` setting takes the core's
+ * default (see [`defaults`]), as in every other binding.
  *
  * `toString`/`description` show the secret key masked (`sk_live_…abcd`).
  */
@@ -2004,25 +2982,32 @@ data class ClientConfig (
     val `baseUrl`: kotlin.String? = null 
     , 
     /**
-     * Retries after the first attempt (0 to 10).
+     * Retries after the first attempt (0 to 10); `None` means 2.
      */
-    val `maxRetries`: kotlin.UInt = 2u 
+    val `maxRetries`: kotlin.UInt? = null 
     , 
     /**
-     * Time allowed for one attempt, in milliseconds.
+     * Time allowed for one attempt, in milliseconds; `None` means 30 s.
      */
-    val `timeoutMs`: kotlin.ULong = 30000uL 
+    val `timeoutMs`: kotlin.ULong? = null 
     , 
     /**
-     * Time allowed for all attempts of one call, in milliseconds.
+     * Time allowed for all attempts of one call, in milliseconds; `None`
+     * means 90 s.
      */
-    val `totalTimeoutMs`: kotlin.ULong = 90000uL 
+    val `totalTimeoutMs`: kotlin.ULong? = null 
     , 
     /**
      * The caller's platform for the `User-Agent` (e.g. `kotlin JVM 17`);
      * `None` sends the operating system's name.
      */
     val `platform`: kotlin.String? = null 
+    , 
+    /**
+     * A proxy for https requests (`http://host:port`), instead of
+     * `HTTPS_PROXY`'s. Loopback and plain-http targets never use one.
+     */
+    val `proxy`: kotlin.String? = null 
     
 ){
     
@@ -2050,9 +3035,10 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
         return ClientConfig(
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
         )
     }
@@ -2060,19 +3046,93 @@ public object FfiConverterTypeClientConfig: FfiConverterRustBuffer<ClientConfig>
     override fun allocationSize(value: ClientConfig) = (
             FfiConverterString.allocationSize(value.`secretKey`) +
             FfiConverterOptionalString.allocationSize(value.`baseUrl`) +
-            FfiConverterUInt.allocationSize(value.`maxRetries`) +
-            FfiConverterULong.allocationSize(value.`timeoutMs`) +
-            FfiConverterULong.allocationSize(value.`totalTimeoutMs`) +
-            FfiConverterOptionalString.allocationSize(value.`platform`)
+            FfiConverterOptionalUInt.allocationSize(value.`maxRetries`) +
+            FfiConverterOptionalULong.allocationSize(value.`timeoutMs`) +
+            FfiConverterOptionalULong.allocationSize(value.`totalTimeoutMs`) +
+            FfiConverterOptionalString.allocationSize(value.`platform`) +
+            FfiConverterOptionalString.allocationSize(value.`proxy`)
     )
 
     override fun write(value: ClientConfig, buf: ByteBuffer) {
             FfiConverterString.write(value.`secretKey`, buf)
             FfiConverterOptionalString.write(value.`baseUrl`, buf)
+            FfiConverterOptionalUInt.write(value.`maxRetries`, buf)
+            FfiConverterOptionalULong.write(value.`timeoutMs`, buf)
+            FfiConverterOptionalULong.write(value.`totalTimeoutMs`, buf)
+            FfiConverterOptionalString.write(value.`platform`, buf)
+            FfiConverterOptionalString.write(value.`proxy`, buf)
+    }
+}
+
+
+
+/**
+ * The defaults of every setting, from the core: the values a `None`
+ * setting takes (the same in every language; `tests/vectors/defaults.json`).
+ */
+data class Defaults (
+    /**
+     * The production base URL.
+     */
+    val `baseUrl`: kotlin.String
+    , 
+    /**
+     * Retries after the first attempt.
+     */
+    val `maxRetries`: kotlin.UInt
+    , 
+    /**
+     * Time allowed for one attempt, in milliseconds.
+     */
+    val `timeoutMs`: kotlin.ULong
+    , 
+    /**
+     * Time allowed for all attempts of one call, in milliseconds.
+     */
+    val `totalTimeoutMs`: kotlin.ULong
+    , 
+    /**
+     * How far a webhook's timestamp may be from now, in seconds.
+     */
+    val `webhookToleranceSecs`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDefaults: FfiConverterRustBuffer<Defaults> {
+    override fun read(buf: ByteBuffer): Defaults {
+        return Defaults(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Defaults) = (
+            FfiConverterString.allocationSize(value.`baseUrl`) +
+            FfiConverterUInt.allocationSize(value.`maxRetries`) +
+            FfiConverterULong.allocationSize(value.`timeoutMs`) +
+            FfiConverterULong.allocationSize(value.`totalTimeoutMs`) +
+            FfiConverterULong.allocationSize(value.`webhookToleranceSecs`)
+    )
+
+    override fun write(value: Defaults, buf: ByteBuffer) {
+            FfiConverterString.write(value.`baseUrl`, buf)
             FfiConverterUInt.write(value.`maxRetries`, buf)
             FfiConverterULong.write(value.`timeoutMs`, buf)
             FfiConverterULong.write(value.`totalTimeoutMs`, buf)
-            FfiConverterOptionalString.write(value.`platform`, buf)
+            FfiConverterULong.write(value.`webhookToleranceSecs`, buf)
     }
 }
 
@@ -2094,6 +3154,12 @@ data class ErrorInfo (
      * What went wrong: the server's text when it gave one.
      */
     val `detail`: kotlin.String
+    , 
+    /**
+     * The core error's sentence for people (its `Display`): kind, detail,
+     * status, and the advice to retry with the key when the outcome is unknown.
+     */
+    val `display`: kotlin.String
     , 
     /**
      * For invalid input and configuration: the argument at fault (`checkout_id`, ...).
@@ -2163,6 +3229,7 @@ public object FfiConverterTypeErrorInfo: FfiConverterRustBuffer<ErrorInfo> {
         return ErrorInfo(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalInt.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -2179,6 +3246,7 @@ public object FfiConverterTypeErrorInfo: FfiConverterRustBuffer<ErrorInfo> {
     override fun allocationSize(value: ErrorInfo) = (
             FfiConverterString.allocationSize(value.`kind`) +
             FfiConverterString.allocationSize(value.`detail`) +
+            FfiConverterString.allocationSize(value.`display`) +
             FfiConverterOptionalString.allocationSize(value.`fieldName`) +
             FfiConverterOptionalInt.allocationSize(value.`status`) +
             FfiConverterOptionalString.allocationSize(value.`errorCode`) +
@@ -2194,6 +3262,7 @@ public object FfiConverterTypeErrorInfo: FfiConverterRustBuffer<ErrorInfo> {
     override fun write(value: ErrorInfo, buf: ByteBuffer) {
             FfiConverterString.write(value.`kind`, buf)
             FfiConverterString.write(value.`detail`, buf)
+            FfiConverterString.write(value.`display`, buf)
             FfiConverterOptionalString.write(value.`fieldName`, buf)
             FfiConverterOptionalInt.write(value.`status`, buf)
             FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -2231,6 +3300,12 @@ data class Refund (
     val `status`: kotlin.String
     , 
     /**
+     * Whether `status` says the refund was made (`successful` or
+     * `succeeded`); `pending`, `failed` and anything else are not.
+     */
+    val `succeeded`: kotlin.Boolean
+    , 
+    /**
      * The service's message, e.g. `Your refund has been processed`.
      */
     val `message`: kotlin.String?
@@ -2254,6 +3329,11 @@ data class Refund (
      * The server's request id, when it sent one.
      */
     val `requestId`: kotlin.String?
+    , 
+    /**
+     * Milliseconds from the first attempt's start to the answer, backoff included.
+     */
+    val `elapsedMs`: kotlin.Long
     
 ){
     
@@ -2273,11 +3353,13 @@ public object FfiConverterTypeRefund: FfiConverterRustBuffer<Refund> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterInt.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
@@ -2285,22 +3367,26 @@ public object FfiConverterTypeRefund: FfiConverterRustBuffer<Refund> {
             FfiConverterString.allocationSize(value.`checkoutId`) +
             FfiConverterString.allocationSize(value.`refundId`) +
             FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterBoolean.allocationSize(value.`succeeded`) +
             FfiConverterOptionalString.allocationSize(value.`message`) +
             FfiConverterString.allocationSize(value.`idempotencyKey`) +
             FfiConverterBoolean.allocationSize(value.`replayed`) +
             FfiConverterInt.allocationSize(value.`attempts`) +
-            FfiConverterOptionalString.allocationSize(value.`requestId`)
+            FfiConverterOptionalString.allocationSize(value.`requestId`) +
+            FfiConverterLong.allocationSize(value.`elapsedMs`)
     )
 
     override fun write(value: Refund, buf: ByteBuffer) {
             FfiConverterString.write(value.`checkoutId`, buf)
             FfiConverterString.write(value.`refundId`, buf)
             FfiConverterString.write(value.`status`, buf)
+            FfiConverterBoolean.write(value.`succeeded`, buf)
             FfiConverterOptionalString.write(value.`message`, buf)
             FfiConverterString.write(value.`idempotencyKey`, buf)
             FfiConverterBoolean.write(value.`replayed`, buf)
             FfiConverterInt.write(value.`attempts`, buf)
             FfiConverterOptionalString.write(value.`requestId`, buf)
+            FfiConverterLong.write(value.`elapsedMs`, buf)
     }
 }
 
@@ -2478,6 +3564,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -2528,7 +3619,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -2542,6 +3633,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -2592,7 +3688,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -2606,6 +3702,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -2656,7 +3757,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -2670,6 +3771,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -2720,7 +3826,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -2734,6 +3840,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -2784,7 +3895,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -2798,6 +3909,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -2848,7 +3964,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -2862,6 +3978,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -2912,7 +4033,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -2926,6 +4047,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -2976,7 +4102,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -2990,6 +4116,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -3040,7 +4171,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -3054,6 +4185,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -3104,7 +4240,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -3118,6 +4254,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -3168,7 +4309,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -3182,6 +4323,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -3232,7 +4378,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -3246,6 +4392,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -3296,7 +4447,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -3310,6 +4461,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -3360,7 +4516,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
     /**
@@ -3374,6 +4530,11 @@ sealed class RefundException: kotlin.Exception() {
         val `detail`: kotlin.String, 
         
         /**
+         * The core error's sentence for people (`toString`/`description`).
+         */
+        val `display`: kotlin.String, 
+        
+        /**
          * For invalid input and configuration: the argument at fault.
          */
         val `fieldName`: kotlin.String?, 
@@ -3424,7 +4585,7 @@ sealed class RefundException: kotlin.Exception() {
         val `retryAfterMs`: kotlin.Long?
         ) : RefundException() {
         override val message
-            get() = "detail=${ `detail` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
+            get() = "detail=${ `detail` }, display=${ `display` }, fieldName=${ `fieldName` }, status=${ `status` }, errorCode=${ `errorCode` }, requestId=${ `requestId` }, idempotencyKey=${ `idempotencyKey` }, body=${ `body` }, retryable=${ `retryable` }, outcomeUnknown=${ `outcomeUnknown` }, attempts=${ `attempts` }, retryAfterMs=${ `retryAfterMs` }"
     }
     
 
@@ -3483,6 +4644,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
         return when(buf.getInt()) {
             1 -> RefundException.Configuration(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
                 FfiConverterOptionalString.read(buf),
@@ -3495,6 +4657,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 FfiConverterOptionalLong.read(buf),
                 )
             2 -> RefundException.InvalidInput(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
@@ -3509,6 +4672,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 )
             3 -> RefundException.Authentication(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
                 FfiConverterOptionalString.read(buf),
@@ -3521,6 +4685,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 FfiConverterOptionalLong.read(buf),
                 )
             4 -> RefundException.NotFound(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
@@ -3535,6 +4700,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 )
             5 -> RefundException.InvalidRequest(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
                 FfiConverterOptionalString.read(buf),
@@ -3547,6 +4713,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 FfiConverterOptionalLong.read(buf),
                 )
             6 -> RefundException.AlreadyRefunded(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
@@ -3561,6 +4728,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 )
             7 -> RefundException.IdempotencyConflict(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
                 FfiConverterOptionalString.read(buf),
@@ -3573,6 +4741,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 FfiConverterOptionalLong.read(buf),
                 )
             8 -> RefundException.IdempotencyMismatch(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
@@ -3587,6 +4756,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 )
             9 -> RefundException.RateLimited(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
                 FfiConverterOptionalString.read(buf),
@@ -3599,6 +4769,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 FfiConverterOptionalLong.read(buf),
                 )
             10 -> RefundException.Server(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
@@ -3613,6 +4784,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 )
             11 -> RefundException.Network(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
                 FfiConverterOptionalString.read(buf),
@@ -3625,6 +4797,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 FfiConverterOptionalLong.read(buf),
                 )
             12 -> RefundException.Timeout(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
@@ -3639,6 +4812,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 )
             13 -> RefundException.UnexpectedResponse(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
                 FfiConverterOptionalString.read(buf),
@@ -3652,6 +4826,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 )
             14 -> RefundException.WebhookVerification(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
                 FfiConverterOptionalString.read(buf),
@@ -3664,6 +4839,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 FfiConverterOptionalLong.read(buf),
                 )
             15 -> RefundException.Internal(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalInt.read(buf),
@@ -3686,6 +4862,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3701,6 +4878,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3716,6 +4894,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3731,6 +4910,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3746,6 +4926,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3761,6 +4942,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3776,6 +4958,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3791,6 +4974,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3806,6 +4990,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3821,6 +5006,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3836,6 +5022,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3851,6 +5038,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3866,6 +5054,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3881,6 +5070,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3896,6 +5086,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`display`)
                 + FfiConverterOptionalString.allocationSize(value.`fieldName`)
                 + FfiConverterOptionalInt.allocationSize(value.`status`)
                 + FfiConverterOptionalString.allocationSize(value.`errorCode`)
@@ -3915,6 +5106,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.Configuration -> {
                 buf.putInt(1)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -3930,6 +5122,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.InvalidInput -> {
                 buf.putInt(2)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -3945,6 +5138,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.Authentication -> {
                 buf.putInt(3)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -3960,6 +5154,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.NotFound -> {
                 buf.putInt(4)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -3975,6 +5170,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.InvalidRequest -> {
                 buf.putInt(5)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -3990,6 +5186,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.AlreadyRefunded -> {
                 buf.putInt(6)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4005,6 +5202,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.IdempotencyConflict -> {
                 buf.putInt(7)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4020,6 +5218,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.IdempotencyMismatch -> {
                 buf.putInt(8)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4035,6 +5234,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.RateLimited -> {
                 buf.putInt(9)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4050,6 +5250,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.Server -> {
                 buf.putInt(10)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4065,6 +5266,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.Network -> {
                 buf.putInt(11)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4080,6 +5282,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.Timeout -> {
                 buf.putInt(12)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4095,6 +5298,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.UnexpectedResponse -> {
                 buf.putInt(13)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4110,6 +5314,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.WebhookVerification -> {
                 buf.putInt(14)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4125,6 +5330,7 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
             is RefundException.Internal -> {
                 buf.putInt(15)
                 FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`display`, buf)
                 FfiConverterOptionalString.write(value.`fieldName`, buf)
                 FfiConverterOptionalInt.write(value.`status`, buf)
                 FfiConverterOptionalString.write(value.`errorCode`, buf)
@@ -4140,6 +5346,38 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
 }
 
 
@@ -4170,6 +5408,38 @@ public object FfiConverterOptionalInt: FfiConverterRustBuffer<kotlin.Int?> {
         } else {
             buf.put(1)
             FfiConverterInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
         }
     }
 }
@@ -4343,5 +5613,37 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
 
 
 
+
+        /**
+         * The core's defaults for every setting.
+         */ fun `defaults`(): Defaults {
+            return FfiConverterTypeDefaults.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_func_defaults(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * A deterministic idempotency key (a UUIDv5) for `parts` (an order id, an
+         * attempt number, …) within `namespace`: the same arguments give the same
+         * key in every language, so a retry after a restart replays instead of
+         * refunding twice. Throws `InvalidInput` naming `namespace` or `parts`.
+         */
+    @Throws(RefundException::class) fun `idempotencyKeyFor`(`namespace`: kotlin.String, `parts`: List<kotlin.String>): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_func_idempotency_key_for(
+    
+        
+        FfiConverterString.lower(`namespace`),
+        FfiConverterSequenceString.lower(`parts`),_status)
+}
+    )
+    }
+    
 
 
