@@ -33,6 +33,14 @@ function checkType(name, value, type) {
   }
 }
 
+/** The retry and time limits of either kind of client, type-checked. */
+function limitsOf({ maxRetries, timeoutMs, totalTimeoutMs }) {
+  checkType('maxRetries', maxRetries, 'number');
+  checkType('timeoutMs', timeoutMs, 'number');
+  checkType('totalTimeoutMs', totalTimeoutMs, 'number');
+  return { maxRetries, timeoutMs, totalTimeoutMs };
+}
+
 /**
  * Refunds through the Checkout API. One instance is meant to be shared by
  * the whole process: it pools connections, and refunds run on the addon's
@@ -53,14 +61,10 @@ class Client {
     if (typeof secretKey !== 'string') {
       throw new TypeError('secretKey must be a string (sk_live_… or sk_test_…)');
     }
-    const { baseUrl, maxRetries, timeoutMs, totalTimeoutMs } = options;
+    const { baseUrl } = options;
     checkType('baseUrl', baseUrl, 'string');
-    checkType('maxRetries', maxRetries, 'number');
-    checkType('timeoutMs', timeoutMs, 'number');
-    checkType('totalTimeoutMs', totalTimeoutMs, 'number');
-    this.#native = nativeCall(
-      () => new native.NativeClient(secretKey, baseUrl, maxRetries, timeoutMs, totalTimeoutMs, RUNTIME),
-    );
+    const limits = limitsOf(options);
+    this.#native = nativeCall(() => new native.NativeClient(secretKey, baseUrl, limits, RUNTIME));
   }
 
   /**
@@ -76,10 +80,7 @@ class Client {
     if (typeof tokenProvider !== 'function') {
       throw new TypeError('tokenProvider must be a function (forceRefresh) => token or a promise of one');
     }
-    const { maxRetries, timeoutMs, totalTimeoutMs } = options;
-    checkType('maxRetries', maxRetries, 'number');
-    checkType('timeoutMs', timeoutMs, 'number');
-    checkType('totalTimeoutMs', totalTimeoutMs, 'number');
+    const limits = limitsOf(options);
     const provider = async (forceRefresh) => {
       const token = await tokenProvider(forceRefresh);
       if (typeof token !== 'string') {
@@ -88,7 +89,7 @@ class Client {
       return token;
     };
     return new Client(WRAP, nativeCall(
-      () => native.NativeClient.forRelay(baseUrl, provider, maxRetries, timeoutMs, totalTimeoutMs, RUNTIME),
+      () => native.NativeClient.forRelay(baseUrl, provider, limits, RUNTIME),
     ));
   }
 

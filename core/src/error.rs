@@ -140,7 +140,7 @@ impl Error {
     /// A new error of `kind`, classified by [`crate::policy`]: retryable
     /// per [`policy::is_retryable`], and outcome-unknown per
     /// [`policy::leaves_outcome_unknown`] assuming the request may have been
-    /// sent (use [`Error::with_delivery`] when it certainly was not).
+    /// sent (the transport re-classifies a failed connect as certainly not sent).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             inner: Box::new(Inner {

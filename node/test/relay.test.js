@@ -96,6 +96,19 @@ test('a relay client refunds through the relay with the provider\'s token', asyn
   assert.equal(ledger[0].amount, 1_000);
 });
 
+test('an expired token is refreshed once through the real relay and the same key refunds once', async () => {
+  const checkoutId = await emulator.paidCheckout(10_000);
+  const asked = [];
+  const client = refundkit.Client.forRelay(relay.url, async (forceRefresh) => {
+    asked.push(forceRefresh);
+    return forceRefresh ? token('manager-1', 'manager') : token('manager-1', 'manager', -60);
+  });
+  const refund = await client.refund(checkoutId);
+  assert.deepEqual(asked, [false, true]);
+  assert.equal(refund.attempts, 2);
+  assert.deepEqual((await emulator.ledger(checkoutId)).length, 1);
+});
+
 test('the relay\'s policy refusal is an AuthenticationError naming the limit', async () => {
   const checkoutId = await emulator.paidCheckout(10_000);
   const client = refundkit.Client.forRelay(relay.url, () => token('cashier-2', 'cashier'));

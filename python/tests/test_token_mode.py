@@ -67,8 +67,12 @@ class Relay:
             raise RuntimeError(f"the relay did not start: {first!r}")
         self.url = first[len("listening on ") :]
         self.output: List[str] = [first]
-        for stream in (self.process.stdout, self.process.stderr):
-            threading.Thread(target=lambda s=stream: self.output.extend(s), daemon=True).start()
+        self._drains = [
+            threading.Thread(target=self.output.extend, args=(stream,), daemon=True)
+            for stream in (self.process.stdout, self.process.stderr)
+        ]
+        for drain in self._drains:
+            drain.start()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -77,6 +81,11 @@ class Relay:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        for drain in self._drains:
+            drain.join(timeout=10)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
 
 @pytest.fixture(scope="module")

@@ -144,6 +144,18 @@ impl refundkit::TokenProvider for JsTokens {
     }
 }
 
+/// The retry and time limits both kinds of client take (the caller's
+/// options object; absent values keep core's defaults).
+#[napi(object)]
+pub struct Limits {
+    /// Retries after the first attempt.
+    pub max_retries: Option<f64>,
+    /// Time allowed for one attempt, in milliseconds.
+    pub timeout_ms: Option<f64>,
+    /// Time allowed for all attempts of one call, in milliseconds.
+    pub total_timeout_ms: Option<f64>,
+}
+
 /// The core client behind `refundkit.Client`.
 #[napi]
 pub struct NativeClient {
@@ -160,23 +172,14 @@ impl NativeClient {
         env: &Env,
         secret_key: String,
         base_url: Option<String>,
-        max_retries: Option<f64>,
-        timeout_ms: Option<f64>,
-        total_timeout_ms: Option<f64>,
+        limits: Limits,
         runtime: String,
     ) -> napi::Result<Self> {
         let mut builder = refundkit::Client::builder(secret_key);
         if let Some(url) = base_url {
             builder = builder.base_url(url);
         }
-        Self::build(
-            env,
-            builder,
-            runtime,
-            max_retries,
-            timeout_ms,
-            total_timeout_ms,
-        )
+        Self::build(env, builder, limits, runtime)
     }
 
     /// A token-mode client of the merchant's relay at `base_url`:
@@ -187,9 +190,7 @@ impl NativeClient {
         env: &Env,
         base_url: String,
         token_provider: Function<'_, bool, Promise<String>>,
-        max_retries: Option<f64>,
-        timeout_ms: Option<f64>,
-        total_timeout_ms: Option<f64>,
+        limits: Limits,
         runtime: String,
     ) -> napi::Result<Self> {
         let tokens = token_provider
@@ -200,33 +201,24 @@ impl NativeClient {
             .weak::<true>()
             .build()?;
         let builder = refundkit::Client::builder_for_relay(base_url, JsTokens(Arc::new(tokens)));
-        Self::build(
-            env,
-            builder,
-            runtime,
-            max_retries,
-            timeout_ms,
-            total_timeout_ms,
-        )
+        Self::build(env, builder, limits, runtime)
     }
 
     fn build(
         env: &Env,
         mut builder: refundkit::ClientBuilder,
+        limits: Limits,
         runtime: String,
-        max_retries: Option<f64>,
-        timeout_ms: Option<f64>,
-        total_timeout_ms: Option<f64>,
     ) -> napi::Result<Self> {
         let throw = |e: refundkit::Error| error::throw(env, &e);
         builder = builder.user_agent_binding("node", runtime);
-        if let Some(retries) = max_retries {
+        if let Some(retries) = limits.max_retries {
             builder = builder.max_retries(whole_number(retries));
         }
-        if let Some(ms) = timeout_ms {
+        if let Some(ms) = limits.timeout_ms {
             builder = builder.timeout(milliseconds("timeoutMs", ms).map_err(throw)?);
         }
-        if let Some(ms) = total_timeout_ms {
+        if let Some(ms) = limits.total_timeout_ms {
             builder = builder.total_timeout(milliseconds("totalTimeoutMs", ms).map_err(throw)?);
         }
         let client = builder.build().map_err(throw)?;
