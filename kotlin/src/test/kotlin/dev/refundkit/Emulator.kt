@@ -105,7 +105,14 @@ object Emulator {
             .apply { if (key != null) header("Authorization", "Bearer $key") }
             .method(method, body?.let(HttpRequest.BodyPublishers::ofString) ?: HttpRequest.BodyPublishers.noBody())
             .build()
-        val response = http.send(request, HttpResponse.BodyHandlers.ofString())
+        val response = try {
+            http.send(request, HttpResponse.BodyHandlers.ofString())
+        } catch (e: java.io.IOException) {
+            // The emulator (hyper) closes a connection idle for 30 s; a pooled
+            // one picked at that instant is reset. Control calls are safe to
+            // repeat once on a fresh connection.
+            http.send(request, HttpResponse.BodyHandlers.ofString())
+        }
         check(response.statusCode() in 200..299) { "$method $path: HTTP ${response.statusCode()} ${response.body()}" }
         return Json.parseToJsonElement(response.body()).jsonObject
     }
