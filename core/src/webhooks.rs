@@ -21,6 +21,12 @@ type HmacSha256 = Hmac<Sha256>;
 pub use crate::defaults::WEBHOOK_TOLERANCE as DEFAULT_TOLERANCE;
 /// Largest webhook body accepted, in bytes.
 pub const MAX_BODY_LEN: usize = 1 << 20;
+
+/// Why most valid deliveries fail: the body was parsed and re-serialised
+/// (or re-encoded) before verification, which changes the signed bytes.
+const NO_MATCH: &str = "no signature matches: verify the raw request bytes exactly as \
+received, not a body parsed as JSON and serialised again (that changes the bytes \
+the signature covers), with the endpoint's whsec_ secret";
 /// Longest header value examined. It also bounds the work of one
 /// verification: a `webhook-signature` header holds at most about 85
 /// signatures, every one of which is compared, as the Standard Webhooks
@@ -205,7 +211,7 @@ impl WebhookVerifier {
                 .any(|sig| bool::from(sig.as_slice().ct_eq(expected.as_slice())))
         });
         if !matched {
-            return Err(failure("no signature matches"));
+            return Err(failure(NO_MATCH));
         }
         WebhookEvent::parse(h.id, body)
     }

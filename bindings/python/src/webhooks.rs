@@ -99,6 +99,11 @@ fn header_pairs(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(PyBackedStr, PyBack
         .collect()
 }
 
+/// Why a parsed body cannot be verified, and where frameworks keep the raw one.
+const PARSED_BODY_HELP: &str = "a body already parsed as JSON and serialised again no \
+longer matches its signature. Pass the bytes as received (Flask: request.get_data(); \
+FastAPI/Starlette: await request.body(); Django: request.body)";
+
 /// The raw body: `bytes`, `bytearray` or `str` (verified as UTF-8).
 enum Body {
     Bytes(PyBackedBytes),
@@ -110,9 +115,19 @@ impl Body {
         if let Ok(bytes) = body.extract::<PyBackedBytes>() {
             return Ok(Self::Bytes(bytes));
         }
-        body.extract::<PyBackedStr>()
-            .map(Self::Text)
-            .map_err(|_| PyTypeError::new_err("body must be bytes or str"))
+        if let Ok(text) = body.extract::<PyBackedStr>() {
+            return Ok(Self::Text(text));
+        }
+        let kind = body
+            .get_type()
+            .name()
+            .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+        let parsed = body.is_instance_of::<PyDict>() || body.is_instance_of::<PyList>();
+        Err(PyTypeError::new_err(if parsed {
+            format!("body must be the raw request bytes, not a {kind}: {PARSED_BODY_HELP}")
+        } else {
+            format!("body must be the raw request bytes (bytes, bytearray or str), not {kind}")
+        }))
     }
 
     fn as_bytes(&self) -> &[u8] {
