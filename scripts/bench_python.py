@@ -7,7 +7,10 @@ $REFUNDKIT_BIN, else the newest target/{release,debug}/refundkit):
 - sequential refunds/s: refundkit.Client vs httpx.Client vs requests.Session,
   each sending the same POST (1-cent partial refund of a large paid
   checkout, fresh UUIDv4 idempotency key, keep-alive) and parsing the JSON;
-- refunds/s at concurrency 32: refundkit.AsyncClient vs httpx.AsyncClient;
+- refunds/s at concurrency 32: refundkit.AsyncClient vs aiohttp and
+  httpx.AsyncClient, each with a pool of 32 connections (the ratio is
+  against the faster of the two), and the same at 1, 4, 16 and 64 for the
+  chart (--json);
 - webhook verifications/s on a 1 KB body: refundkit.WebhookVerifier vs the
   `standardwebhooks` package (whose verify includes json.loads);
 - `import` time (fresh interpreter, median) and the RSS of a process
@@ -16,7 +19,7 @@ $REFUNDKIT_BIN, else the newest target/{release,debug}/refundkit):
 Each throughput figure is the median of --rounds rounds, clients
 interleaved so that background load hits all of them alike.
 
-    pip install httpx requests standardwebhooks   # plus refundkit itself
+    pip install aiohttp httpx requests standardwebhooks   # plus refundkit itself
     python scripts/bench_python.py [--rounds 5] [--requests 2000]
 """
 
@@ -36,6 +39,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Dict, List
 
+import aiohttp
 import httpx
 import requests
 import standardwebhooks
@@ -165,26 +169,41 @@ def bench_sync(emulator: Emulator, rounds: int, n: int) -> Dict[str, List[float]
 
 
 def bench_async(emulator: Emulator, rounds: int, n: int, concurrency: int) -> Dict[str, List[float]]:
-    results: Dict[str, List[float]] = {
-        f"refundkit.AsyncClient (c={concurrency})": [],
-        f"httpx.AsyncClient (c={concurrency})": [],
+    """Refunds/s at `concurrency`: refundkit.AsyncClient against aiohttp and
+    httpx.AsyncClient, each peer with a pool sized for the concurrency (a
+    smaller pool churns connections and measures the pool, not the client)."""
+    names = {
+        "refundkit": f"refundkit.AsyncClient (c={concurrency})",
+        "aiohttp": f"aiohttp.ClientSession (limit={concurrency}, c={concurrency})",
+        "httpx": f"httpx.AsyncClient (Limits({concurrency}, {concurrency}), c={concurrency})",
     }
+    results: Dict[str, List[float]] = {name: [] for name in names.values()}
+    headers = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}
     for _ in range(rounds):
         checkout = emulator.big_paid_checkout()
         rk = refundkit.AsyncClient(KEY, base_url=emulator.url)
-        results[f"refundkit.AsyncClient (c={concurrency})"].append(
-            concurrent(lambda: rk.refund(checkout, amount=1), n, concurrency)
-        )
+        results[names["refundkit"]].append(concurrent(lambda: rk.refund(checkout, amount=1), n, concurrency))
         rk.close()
 
-        checkout = emulator.big_paid_checkout()
-        path = refund_path(checkout)
+        path = refund_path(emulator.big_paid_checkout())
+
+        async def run_aiohttp() -> float:
+            connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
+            async with aiohttp.ClientSession(emulator.url, connector=connector, headers=headers) as session:
+
+                async def call() -> str:
+                    async with session.post(path, data=BODY, headers={"idempotency-key": str(uuid.uuid4())}) as r:
+                        return check(r.status, await r.json())
+
+                return await timed_workers(call, n, concurrency)
+
+        results[names["aiohttp"]].append(asyncio.run(run_aiohttp()))
+
+        path = refund_path(emulator.big_paid_checkout())
 
         async def run_httpx() -> float:
-            async with httpx.AsyncClient(
-                base_url=emulator.url,
-                headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"},
-            ) as hx:
+            limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+            async with httpx.AsyncClient(base_url=emulator.url, headers=headers, limits=limits) as hx:
 
                 async def call() -> str:
                     r = await hx.post(path, content=BODY, headers={"idempotency-key": str(uuid.uuid4())})
@@ -193,8 +212,14 @@ def bench_async(emulator: Emulator, rounds: int, n: int, concurrency: int) -> Di
                 # The client must live inside the loop that runs it.
                 return await timed_workers(call, n, concurrency)
 
-        results[f"httpx.AsyncClient (c={concurrency})"].append(asyncio.run(run_httpx()))
+        results[names["httpx"]].append(asyncio.run(run_httpx()))
     return results
+
+
+def fastest_peer(section: Dict[str, List[float]]) -> str:
+    """The peer (not refundkit) with the highest median."""
+    peers = [name for name in section if not name.startswith("refundkit")]
+    return max(peers, key=lambda name: statistics.median(section[name]))
 
 
 def webhook_body() -> str:
@@ -286,6 +311,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="refunds per client per round")
     parser.add_argument("--verifications", type=int, default=20000, help="webhook verifications per round")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--sweep", type=int, nargs="*", default=[1, 4, 16, 64], help="concurrencies for the chart")
+    parser.add_argument("--json", help="write the sweep's medians here (for scripts/bench_charts.py)")
     args = parser.parse_args()
 
     emulator = Emulator()
@@ -301,7 +328,13 @@ def main() -> None:
         sync = bench_sync(emulator, args.rounds, args.requests)
         add(sync, "refunds/s", "httpx.Client")
         conc = bench_async(emulator, args.rounds, args.requests, args.concurrency)
-        add(conc, "refunds/s", f"httpx.AsyncClient (c={args.concurrency})")
+        add(conc, "refunds/s", fastest_peer(conc))
+        sweep: Dict[str, Dict[str, float]] = {}
+        for c in args.sweep:
+            for name, values in bench_async(emulator, args.rounds, args.requests, c).items():
+                sweep.setdefault(name.split(" (")[0], {})[str(c)] = statistics.median(values)
+        if args.json:
+            pathlib.Path(args.json).write_text(json.dumps({"language": "Python", "unit": "refunds/s", "series": sweep}))
         hooks = bench_webhooks(args.rounds, args.verifications)
         add(hooks, "verifications/s", "standardwebhooks verify (+json.loads)")
 
@@ -317,6 +350,7 @@ def main() -> None:
 
     print(
         f"Python {sys.version.split()[0]}, refundkit {refundkit.__version__}, httpx {httpx.__version__}, "
+        f"aiohttp {aiohttp.__version__}, "
         f"requests {requests.__version__}; {os.cpu_count()} CPUs; median of {args.rounds} rounds; "
         f"{args.requests} refunds per client per round; {args.verifications} verifications per round"
     )

@@ -23,6 +23,10 @@ struct Args {
     /// Run only one side's concurrency-64 series (for profiling): sdk or bare.
     #[arg(long, value_parser = ["sdk", "bare"])]
     only: Option<String>,
+    /// Also measure concurrency 4 and 16 (multi-thread) and write refunds/s
+    /// at 1, 4, 16 and 64 of both sides here, for the chart.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 #[allow(clippy::print_stdout)]
@@ -51,8 +55,11 @@ fn print_pair(runtime: &str, a: &Series, b: &Series) {
 
 /// Three rounds of `series` for the SDK and its peer, alternating so that
 /// background load and emulator state hit both alike; prints each one's
-/// median round and their ratio.
-fn compare(runtime: &str, series: impl Fn(Side) -> anyhow::Result<Series>) -> anyhow::Result<()> {
+/// median round and their ratio; returns both medians' refunds/s.
+fn compare(
+    runtime: &str,
+    series: impl Fn(Side) -> anyhow::Result<Series>,
+) -> anyhow::Result<(f64, f64)> {
     let (mut ours, mut peers) = (Vec::new(), Vec::new());
     for round in 0..3 {
         if round % 2 == 0 {
@@ -67,8 +74,9 @@ fn compare(runtime: &str, series: impl Fn(Side) -> anyhow::Result<Series>) -> an
         v.sort_by(|p, q| p.rate().total_cmp(&q.rate()));
         v.swap_remove(v.len() / 2)
     };
-    print_pair(runtime, &median(ours), &median(peers));
-    Ok(())
+    let (ours, peers) = (median(ours), median(peers));
+    print_pair(runtime, &ours, &peers);
+    Ok((ours.rate(), peers.rate()))
 }
 
 /// A tokio runtime of either flavour, with I/O and timers.
@@ -119,7 +127,7 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let total = (args.sequential + args.concurrent * 3) as i64 * 8 + 10_000;
+    let total = (args.sequential + args.concurrent * 5) as i64 * 8 + 10_000;
     let checkout = multi.block_on(bench::paid_checkout(&control, total))?;
     let checkout = checkout.as_str();
     let idle = refundkit::Client::builder(SECRET).base_url(url).build()?;
@@ -138,12 +146,26 @@ fn main() -> anyhow::Result<()> {
         "-".repeat(16)
     );
     let (seq, conc) = (args.sequential, args.concurrent);
-    compare("multi-thread", |side| {
-        on(&multi, side, url, checkout, seq, 1)
-    })?;
-    compare("multi-thread", |side| {
-        on(&multi, side, url, checkout, conc, 64)
-    })?;
+    let mut sweep = vec![(
+        1,
+        compare("multi-thread", |side| {
+            on(&multi, side, url, checkout, seq, 1)
+        })?,
+    )];
+    if args.json.is_some() {
+        for c in [4, 16] {
+            let rates = compare("multi-thread", |side| {
+                on(&multi, side, url, checkout, conc / 2, c)
+            })?;
+            sweep.push((c, rates));
+        }
+    }
+    sweep.push((
+        64,
+        compare("multi-thread", |side| {
+            on(&multi, side, url, checkout, conc, 64)
+        })?,
+    ));
     let (_, rss_peak) = bench::rss_kib();
     let current = runtime(false)?;
     compare("current-thread", |side| {
@@ -153,6 +175,23 @@ fn main() -> anyhow::Result<()> {
         bench::series_threads(side, url, checkout, conc, 64, 2)
     })?;
     drop(idle);
+    if let Some(path) = &args.json {
+        let series = |pick: fn((f64, f64)) -> f64| {
+            sweep
+                .iter()
+                .map(|(c, rates)| (c.to_string(), pick(*rates)))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        let doc = serde_json::json!({
+            "language": "Rust",
+            "unit": "refunds/s",
+            "series": {
+                "refundkit::Client": series(|r| r.0),
+                "bare reqwest POST": series(|r| r.1),
+            },
+        });
+        std::fs::write(path, doc.to_string())?;
+    }
     println!();
     println!("process RSS before any client: {rss_start} KiB; with one idle client: {rss_idle} KiB; peak after the SDK's 64-way series: {rss_peak} KiB");
     Ok(())

@@ -49,8 +49,10 @@ private fun onCoroutines(concurrency: Int, count: Int, one: suspend () -> Unit) 
     (1..count).map { async(Dispatchers.Default) { permits.withPermit { one() } } }.awaitAll()
 }
 
+/** `scripts/bench_jvm [REFUNDS_PER_ROW] [--json FILE]`: FILE gets refunds/s by client and concurrency. */
 fun main(args: Array<String>) {
-    val count = args.firstOrNull()?.toInt() ?: 2_000
+    val count = args.firstOrNull { it.all(Char::isDigit) }?.toInt() ?: 2_000
+    val json = args.indexOf("--json").takeIf { it >= 0 }?.let { args[it + 1] }
     val concurrency = 16
     val checkout = Emulator.paidCheckout(1_000_000_000_000L)
     val client = Emulator.client(maxRetries = 0u)
@@ -85,14 +87,16 @@ fun main(args: Array<String>) {
     repeat(300) { bindingBlocking {}; javaBlocking {} }
     onCoroutines(concurrency, 300) { bindingSuspend {}; javaAsync {} }
 
-    val rows = listOf(
+    val rows = mutableListOf(
         measure("binding refundBlocking", 1, count) { r -> repeat(count) { bindingBlocking(r) } },
         measure("java.net.http send", 1, count) { r -> repeat(count) { javaBlocking(r) } },
-        measure("binding refundBlocking", concurrency, count) { r -> onThreads(concurrency, count) { bindingBlocking(r) } },
-        measure("java.net.http send", concurrency, count) { r -> onThreads(concurrency, count) { javaBlocking(r) } },
-        measure("java.net.http sendAsync", concurrency, count) { r -> onCoroutines(concurrency, count) { javaAsync(r) } },
-        measure("binding suspend refund", concurrency, count) { r -> onCoroutines(concurrency, count) { bindingSuspend(r) } },
     )
+    for (c in listOf(4, concurrency, 64)) {
+        rows += measure("binding refundBlocking", c, count) { r -> onThreads(c, count) { bindingBlocking(r) } }
+        rows += measure("java.net.http send", c, count) { r -> onThreads(c, count) { javaBlocking(r) } }
+        rows += measure("java.net.http sendAsync", c, count) { r -> onCoroutines(c, count) { javaAsync(r) } }
+        rows += measure("binding suspend refund", c, count) { r -> onCoroutines(c, count) { bindingSuspend(r) } }
+    }
     val made = Emulator.ledger(checkout).size
     check(made == count * rows.size + 1200) { "the ledger has $made refunds" }
 
@@ -106,5 +110,11 @@ fun main(args: Array<String>) {
                 row.name, row.concurrency, row.count / row.seconds, row.percentile(0.50), row.percentile(0.99),
             ),
         )
+    }
+    if (json != null) {
+        val series = rows.groupBy { it.name }.entries.joinToString(",") { (name, byName) ->
+            "\"$name\":{" + byName.joinToString(",") { "\"${it.concurrency}\":${it.count / it.seconds}" } + "}"
+        }
+        java.io.File(json).writeText("""{"language":"Kotlin (JVM)","unit":"refunds/s","series":{$series}}""")
     }
 }
