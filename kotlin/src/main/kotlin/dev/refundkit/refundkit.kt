@@ -1005,6 +1005,7 @@ internal val uniffiContinuationHandleMap = UniffiHandleMap<CancellableContinuati
 
 // FFI type for Rust future continuations
 internal object uniffiRustFutureContinuationCallbackImpl: UniffiRustFutureContinuationCallback {
+    init { com.sun.jna.Native.setCallbackThreadInitializer(this, com.sun.jna.CallbackThreadInitializer(true, false, "refundkit-rust")) } // scripts/gen-bindings: ADR 0022
     override fun callback(data: Long, pollResult: Byte) {
         uniffiContinuationHandleMap.remove(data).resume(pollResult)
     }
@@ -1115,6 +1116,8 @@ internal inline fun<T, reified E: Throwable> uniffiTraitInterfaceCallAsyncWithEr
 internal val uniffiForeignFutureHandleMap = UniffiHandleMap<Job>()
 
 internal object uniffiForeignFutureDroppedCallbackImpl: UniffiForeignFutureDroppedCallback {
+
+    init { com.sun.jna.Native.setCallbackThreadInitializer(this, com.sun.jna.CallbackThreadInitializer(true, false, "refundkit-rust")) } // scripts/gen-bindings: ADR 0022
     override fun callback(handle: Long) {
         val job = uniffiForeignFutureHandleMap.remove(handle)
         if (!job.isCompleted) {
@@ -2531,6 +2534,7 @@ open class TokenProviderImpl: Disposable, AutoCloseable, TokenProvider
 // Put the implementation in an object so we don't pollute the top-level namespace
 internal object uniffiCallbackInterfaceTokenProvider {
     internal object `token`: UniffiCallbackInterfaceTokenProviderMethod0 {
+        init { com.sun.jna.Native.setCallbackThreadInitializer(this, com.sun.jna.CallbackThreadInitializer(true, false, "refundkit-rust")) } // scripts/gen-bindings: ADR 0022
         override fun callback(`uniffiHandle`: Long,`forceRefresh`: Byte,`uniffiFutureCallback`: UniffiForeignFutureCompleteRustBuffer,`uniffiCallbackData`: Long,`uniffiOutDroppedCallback`: UniffiForeignFutureDroppedCallbackStruct,) {
             val uniffiObj = FfiConverterTypeTokenProvider.handleMap.get(uniffiHandle)
             val makeCall = suspend { ->
@@ -2566,12 +2570,16 @@ internal object uniffiCallbackInterfaceTokenProvider {
     }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
+
+        init { com.sun.jna.Native.setCallbackThreadInitializer(this, com.sun.jna.CallbackThreadInitializer(true, false, "refundkit-rust")) } // scripts/gen-bindings: ADR 0022
         override fun callback(handle: Long) {
             FfiConverterTypeTokenProvider.handleMap.remove(handle)
         }
     }
 
     internal object uniffiClone: UniffiCallbackInterfaceClone {
+
+        init { com.sun.jna.Native.setCallbackThreadInitializer(this, com.sun.jna.CallbackThreadInitializer(true, false, "refundkit-rust")) } // scripts/gen-bindings: ADR 0022
         override fun callback(handle: Long): Long {
             return FfiConverterTypeTokenProvider.handleMap.clone(handle)
         }
