@@ -430,7 +430,7 @@ fn check_file(path: &Path) -> Result<(String, RowErrors), CliError> {
         sha: Sha256::new(),
     };
     let mut errors = RowErrors::default();
-    for item in RowReader::new(&mut input) {
+    for item in RowReader::new(&mut input).without_row_keys() {
         if let Err(error) = item {
             errors.push(error);
         }

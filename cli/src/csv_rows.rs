@@ -127,9 +127,19 @@ pub struct RowReader<R> {
     key_column: Option<usize>,
     buf: Vec<u8>,
     done: bool,
+    /// Whether rows get their `row_key` (a SHA-256 each); a pass that only
+    /// validates the file skips it.
+    row_keys: bool,
 }
 
 impl<R: BufRead> RowReader<R> {
+    /// The same reader for a pass that only validates: rows come with an
+    /// empty `row_key`.
+    pub fn without_row_keys(mut self) -> Self {
+        self.row_keys = false;
+        self
+    }
+
     /// A reader over `input`, from its first line.
     pub fn new(input: R) -> Self {
         Self {
@@ -143,6 +153,7 @@ impl<R: BufRead> RowReader<R> {
             seen_data: false,
             key_column: None,
             buf: Vec::new(),
+            row_keys: true,
             done: false,
         }
     }
@@ -221,7 +232,11 @@ impl<R: BufRead> Iterator for RowReader<R> {
                 parse_row(&record, self.key_column)
                     .map(|(request, explicit_key)| BatchRow {
                         line,
-                        row_key: row_digest(&request, explicit_key.as_deref()),
+                        row_key: if self.row_keys {
+                            row_digest(&request, explicit_key.as_deref())
+                        } else {
+                            String::new()
+                        },
                         request,
                         explicit_key,
                     })
@@ -306,17 +321,40 @@ fn parse_row(
 
 /// A stable hex digest of what the row asks for (the explicit key counts
 /// only when there is one, so older journals still match their rows).
+///
+/// The digested bytes are the compact JSON object `{"amount", "checkoutId",
+/// ["idempotencyKey",] "metadata"}` with its keys in that (sorted) order,
+/// written directly: journals store this digest, so the bytes never change
+/// (`digest_bytes_are_those_of_the_sorted_json_object` pins them).
 fn row_digest(request: &RefundRequest, explicit_key: Option<&str>) -> String {
-    let mut canonical = serde_json::json!({
-        "checkoutId": request.checkout_id,
-        "amount": request.amount,
-        "metadata": request.metadata,
-    });
-    if let (Some(key), serde_json::Value::Object(map)) = (explicit_key, &mut canonical) {
-        map.insert("idempotencyKey".to_owned(), key.into());
+    use std::io::Write as _;
+    let mut json = Vec::with_capacity(128);
+    // Writes into a Vec cannot fail, nor can serialising strings and string maps.
+    let _ = match request.amount {
+        Some(amount) => write!(json, "{{\"amount\":{amount}"),
+        None => write!(json, "{{\"amount\":null"),
+    };
+    json.extend_from_slice(b",\"checkoutId\":");
+    let _ = serde_json::to_writer(&mut json, &request.checkout_id);
+    if let Some(key) = explicit_key {
+        json.extend_from_slice(b",\"idempotencyKey\":");
+        let _ = serde_json::to_writer(&mut json, key);
     }
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    json.extend_from_slice(b",\"metadata\":");
+    let _ = serde_json::to_writer(&mut json, &request.metadata);
+    json.push(b'}');
+    hex16(&Sha256::digest(&json))
+}
+
+/// The first 16 bytes of `digest` as lowercase hex.
+fn hex16(digest: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for byte in digest.iter().take(16) {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -325,6 +363,51 @@ mod tests {
 
     fn read(text: &str) -> Result<Vec<BatchRow>, Vec<RowError>> {
         read_rows(text.as_bytes())
+    }
+
+    #[test]
+    fn digest_bytes_are_those_of_the_sorted_json_object() {
+        // The digest as first written (a serde_json::Value, printed): every
+        // journal in the field stores it, so the fast path must match.
+        fn as_first_written(request: &RefundRequest, explicit_key: Option<&str>) -> String {
+            let mut canonical = serde_json::json!({
+                "checkoutId": request.checkout_id,
+                "amount": request.amount,
+                "metadata": request.metadata,
+            });
+            if let (Some(key), serde_json::Value::Object(map)) = (explicit_key, &mut canonical) {
+                map.insert("idempotencyKey".to_owned(), key.into());
+            }
+            let digest = Sha256::digest(canonical.to_string().as_bytes());
+            digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        }
+        let mut requests = vec![
+            RefundRequest::new("ch_1"),
+            RefundRequest::new("ch_\"q\\\u{1}é😀"),
+        ];
+        requests.push(RefundRequest::new("ch_2").amount(0));
+        requests.push(RefundRequest::new("ch_3").amount(i64::MAX));
+        requests.push(
+            RefundRequest::new("ch_4")
+                .amount(-1)
+                .metadata("z", "1")
+                .metadata("a", "\"\n\u{7f}"),
+        );
+        requests.push(
+            RefundRequest::new("ch_5")
+                .amount(150)
+                .metadata("order", "42")
+                .metadata("é", ""),
+        );
+        for request in &requests {
+            for key in [None, Some("k-1"), Some("\"\\\u{0}")] {
+                assert_eq!(
+                    row_digest(request, key),
+                    as_first_written(request, key),
+                    "{request:?} {key:?}"
+                );
+            }
+        }
     }
 
     #[test]
