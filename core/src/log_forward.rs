@@ -95,6 +95,12 @@ pub fn install(sink: Arc<dyn Sink>) -> bool {
     *INSTALLED.get_or_init(|| tracing::subscriber::set_global_default(Forwarder).is_ok())
 }
 
+/// Forwards nothing more and drops the current sink.
+pub fn remove_sink() {
+    set_max_level(None);
+    *SINK.write().unwrap_or_else(PoisonError::into_inner) = None;
+}
+
 /// Sets the most verbose level forwarded; `None` forwards nothing.
 pub fn set_max_level(level: Option<Level>) {
     MAX_LEVEL.store(level.map_or(0, |l| l as u8), Ordering::Relaxed);
