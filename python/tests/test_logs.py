@@ -16,6 +16,7 @@ import pytest
 import refundkit
 from support import LIVE_KEY, SECRETS, Emulator
 from test_token_mode import Relay, jwt, relay  # noqa: F401 - `relay` is a fixture
+from test_zz_secrets import secret_material
 
 ATTEMPT_FIELDS = ("checkout_id", "idempotency_key", "attempt", "outcome", "elapsed_ms", "decision")
 
@@ -38,7 +39,9 @@ class Captured(logging.Handler):
         for record in self.records:
             text = logging.Formatter().format(record) + repr(vars(record))
             for secret in [*SECRETS, *extra_secrets]:
-                assert secret not in text, f"a secret is in a log record: {text}"
+                material = secret_material(secret)
+                if len(material) >= 8:  # shorter ones: malformed-key vectors
+                    assert material not in text, f"a secret is in a log record: {text}"
 
 
 @pytest.fixture
@@ -154,11 +157,15 @@ def test_the_async_client_logs_every_attempt_before_its_await_returns(
         async with emulator.async_client(max_retries=1) as client:
             with pytest.raises(refundkit.ServerError):
                 await client.refund(checkout_id, idempotency_key="logs-async-key")
-            return [r.getMessage() for r in captured.records]
+            return [r.getMessage() for r in captured.records if r.getMessage().startswith("refund ")]
 
     seen = asyncio.run(main())
     assert [r.attempt for r in captured.attempts()] == [1, 2]  # type: ignore[attr-defined]
-    assert len(seen) == 3 and seen[2].startswith("refund outcome unknown")
+    assert [m.split(" checkout_id=")[0] for m in seen] == [
+        "refund attempt",
+        "refund attempt",
+        "refund outcome unknown: retry later with the same idempotency key",
+    ]
     assert {r.thread for r in captured.records} == {threading.main_thread().ident}
 
 
