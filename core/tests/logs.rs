@@ -120,6 +120,41 @@ async fn attempts_warnings_and_levels_are_forwarded_without_the_key() {
     assert_eq!(field(warning, "idempotency_key"), Some("key-logs-2"));
     assert_eq!(field(warning, "attempts"), Some("1"));
 
+    // Token mode: a 401 echoing the stale token, then a success echoing the
+    // fresh one; neither token is in any record.
+    const STALE: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsb2dzIn0.STALESIGNATURE";
+    const FRESH: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJsb2dzIn0.FRESHSIGNATURE";
+    let server = ScriptedServer::start(vec![
+        Action::Respond(
+            401,
+            vec![("x-request-id", format!("req_{STALE}"))],
+            "{}".into(),
+        ),
+        Action::Respond(
+            202,
+            vec![("x-request-id", format!("req_{FRESH}"))],
+            accepted_body("ch_relay", "rfd_1"),
+        ),
+    ])
+    .await;
+    let provider = |force: bool| async move { Ok(if force { FRESH } else { STALE }.to_owned()) };
+    let relay_client = Client::builder_for_relay(server.base_url(), provider)
+        .build()
+        .expect("relay client");
+    relay_client
+        .refund(RefundRequest::new("ch_relay"))
+        .await
+        .expect("refund");
+    let records = collected.take();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(field(&records[0], "status"), Some("401"));
+    assert_eq!(field(&records[0], "decision"), Some("refresh_token"));
+    assert_eq!(field(&records[1], "decision"), Some("done"));
+    for record in &records {
+        let line = record.line();
+        assert!(!line.contains("SIGNATURE"), "a token in a log line: {line}");
+    }
+
     // At WARN the attempts are not forwarded, the warning is; off, nothing.
     log_forward::set_max_level(Some(Level::Warn));
     let server = ScriptedServer::start(vec![Action::CutAfterRead]).await;
