@@ -67,6 +67,9 @@ class JavaLoggingSink(private val logger: Logger = Logger.getLogger(RefundKitLog
             if (!logger.isLoggable(julLevel)) return
             val record = LogRecord(julLevel, message)
             record.loggerName = logger.name
+            // Otherwise java.util.logging names this sink as the source.
+            record.sourceClassName = RefundKitLogging.LOGGER_NAME
+            record.sourceMethodName = "refund"
             record.parameters = arrayOf(fields)
             logger.log(record)
         } catch (_: Throwable) {

@@ -74,6 +74,7 @@ class LoggingTest {
         for (record in attempts) {
             assertEquals(Level.FINE, record.level)
             assertEquals("dev.refundkit", record.loggerName)
+            assertEquals("dev.refundkit", record.sourceClassName)
             val fields = captured.fields(record)
             assertEquals(checkout, fields["checkout_id"])
             assertEquals(key, fields["idempotency_key"])
