@@ -167,6 +167,41 @@ export class WebhookVerifier {
 /** A deterministic (UUIDv5) idempotency key: the same value in every language. */
 export function idempotencyKeyFor(namespace: string, ...parts: string[]): string;
 
+/** The severity of a log record. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** One of refundkit's log records (README, "Logs"). */
+export interface LogRecord {
+  level: LogLevel;
+  /** One line: `refund attempt checkout_id=… idempotency_key=… …`. */
+  message: string;
+  /** The same values by name; absent ones are left out. */
+  fields: {
+    checkout_id?: string;
+    idempotency_key?: string;
+    /** Attempt number, 1-based (`refund attempt`). */
+    attempt?: number;
+    /** Attempts made (`refund outcome unknown`). */
+    attempts?: number;
+    /** `refunded`, or the error kind. */
+    outcome?: string;
+    /** HTTP status, absent when no answer came. */
+    status?: number;
+    request_id?: string;
+    elapsed_ms?: number;
+    /** `done`, `retry`, `refresh_token` or `stop`. */
+    decision?: string;
+    /** The wait before the next attempt, when `decision` is `retry`. */
+    delay_ms?: number;
+  };
+}
+
+/**
+ * Sends refundkit's log records up to `options.level` (default `debug`) to
+ * `logger`, on the event loop; `null` stops. Never a secret key or token.
+ */
+export function setLogger(logger: ((record: LogRecord) => void) | null, options?: { level?: LogLevel }): void;
+
 /** Every kind of failure, as `RefundKitError.kind`. */
 export type ErrorKind =
   | 'configuration'

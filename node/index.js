@@ -278,6 +278,32 @@ function idempotencyKeyFor(namespace, ...parts) {
   return nativeCall(() => native.idempotencyKeyFor(namespace, parts));
 }
 
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'];
+
+/**
+ * Sends refundkit's log records to `logger(record)` on the event loop:
+ * `{level, message, fields}`, `debug` per attempt and `warn` when a refund's
+ * outcome is unknown, never holding a secret key or token. Records above
+ * `options.level` (default `debug`) cost nothing. `setLogger(null)` stops.
+ * A logger that throws loses its record, never a refund.
+ */
+function setLogger(logger, options = {}) {
+  if (logger === null || logger === undefined) {
+    native.setNativeLogger(null, null);
+    return;
+  }
+  if (typeof logger !== 'function') throw new TypeError('logger must be a function or null');
+  const { level = 'debug' } = options;
+  if (!LOG_LEVELS.includes(level)) throw new TypeError(`level must be one of ${LOG_LEVELS.join(', ')}`);
+  native.setNativeLogger((record) => {
+    try {
+      logger(record);
+    } catch {
+      // A failing logger must not become an uncaught exception.
+    }
+  }, level);
+}
+
 /** The defaults of the public contract (the same in every language). */
 const DEFAULTS = Object.freeze(native.defaults());
 
@@ -287,6 +313,7 @@ module.exports = {
   WebhookVerifier,
   WebhookEvent,
   idempotencyKeyFor,
+  setLogger,
   RefundKitError: errors.RefundKitError,
   ConfigurationError: errors.ConfigurationError,
   InvalidInputError: errors.InvalidInputError,

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ClientBuilder, Config};
+use tracing::Instrument;
+
 use crate::error::{Error, ErrorKind, Result};
+use crate::logs::{Answer, CallLog, Decision};
 use crate::policy::{self, RetryDecision, RetryPolicy};
 use crate::protocol::{self, Refund, RefundRequest};
 use crate::redact;
@@ -128,7 +131,23 @@ impl Client {
     pub async fn refund(&self, mut request: RefundRequest) -> Result<Refund> {
         request.validate()?;
         let key = request.fix_idempotency_key().to_owned();
-        let http_request = protocol::build_refund_request(&request, &key);
+        let log = CallLog {
+            checkout_id: &request.checkout_id,
+            idempotency_key: &key,
+        };
+        let key_secret = self.inner.key_bearer.as_ref().map(|b| &*b.secret);
+        let span = log.span(key_secret.as_slice());
+        self.send_all(&request, &key, &log).instrument(span).await
+    }
+
+    /// The attempt loop of one call whose key is fixed.
+    async fn send_all(
+        &self,
+        request: &RefundRequest,
+        key: &str,
+        log: &CallLog<'_>,
+    ) -> Result<Refund> {
+        let http_request = protocol::build_refund_request(request, key);
         let config = &self.inner.config;
         let retry = RetryPolicy {
             max_retries: config.max_retries,
@@ -141,10 +160,16 @@ impl Client {
         let finish = |error: Error, attempt: u32, earlier_unknown: bool, bearers: &[&Bearer]| {
             let unknown = policy::outcome_unknown(&error, earlier_unknown);
             let error = error
-                .with_idempotency_key(&key)
+                .with_idempotency_key(key)
                 .with_attempts(attempt)
                 .with_outcome_unknown(unknown);
-            bearers.iter().fold(error, |e, b| e.scrubbed(&b.secret))
+            let error = bearers.iter().fold(error, |e, b| e.scrubbed(&b.secret));
+            if unknown {
+                let secrets: Vec<&str> = bearers.iter().map(|b| &*b.secret).collect();
+                let elapsed = clock.now().saturating_sub(started);
+                log.outcome_unknown(&secrets, attempt, &answer_of(&error), elapsed);
+            }
+            error
         };
         let mut bearer = match self.bearer(false).await {
             Ok(bearer) => bearer,
@@ -153,22 +178,41 @@ impl Client {
         let mut refreshed_from: Option<Bearer> = None;
         loop {
             attempt += 1;
-            let remaining = deadline.saturating_sub(clock.now());
+            let attempt_started = clock.now();
+            let remaining = deadline.saturating_sub(attempt_started);
             let outcome = self
-                .attempt(&http_request, &request, &key, remaining, &bearer)
+                .attempt(&http_request, request, key, remaining, &bearer)
                 .await;
+            let attempt_elapsed = clock.now().saturating_sub(attempt_started);
+            let secrets = [
+                &*bearer.secret,
+                refreshed_from.as_ref().map_or("", |b| &*b.secret),
+            ];
             let error = match outcome {
-                Ok(mut refund) => {
+                Ok((mut refund, status)) => {
+                    let answer = Answer {
+                        outcome: "refunded",
+                        status: Some(status),
+                        request_id: refund.request_id.as_deref(),
+                    };
+                    log.attempt(&secrets, attempt, &answer, attempt_elapsed, Decision::Done);
                     refund.attempts = attempt;
                     refund.elapsed = clock.now().saturating_sub(started);
                     return Ok(refund);
                 }
                 Err(e) => e,
             };
-            tracing::debug!(attempt, kind = %error.kind(), status = ?error.status(), "refund attempt failed");
             // Token mode: the relay refused the token. Ask for a fresh one,
             // once, and repeat the attempt with the same key at once.
             if config.is_relay() && refreshed_from.is_none() && error.status() == Some(401) {
+                let answer = answer_of(&error);
+                log.attempt(
+                    &secrets,
+                    attempt,
+                    &answer,
+                    attempt_elapsed,
+                    Decision::RefreshToken,
+                );
                 earlier_unknown |= error.is_outcome_unknown();
                 match self.bearer(true).await {
                     Ok(fresh) => {
@@ -184,10 +228,15 @@ impl Client {
             let jitter = config.timing.jitter.factor();
             match retry.decide(&error, attempt, remaining, jitter) {
                 RetryDecision::RetryAfter(delay) => {
+                    let answer = answer_of(&error);
+                    let decision = Decision::Retry(delay);
+                    log.attempt(&secrets, attempt, &answer, attempt_elapsed, decision);
                     earlier_unknown |= error.is_outcome_unknown();
                     config.timing.sleep.sleep(delay).await;
                 }
                 RetryDecision::Stop => {
+                    let answer = answer_of(&error);
+                    log.attempt(&secrets, attempt, &answer, attempt_elapsed, Decision::Stop);
                     let used: Vec<&Bearer> = std::iter::once(&bearer)
                         .chain(refreshed_from.as_ref())
                         .collect();
@@ -204,7 +253,7 @@ impl Client {
         key: &str,
         remaining: Duration,
         bearer: &Bearer,
-    ) -> Result<Refund> {
+    ) -> Result<(Refund, u16)> {
         let config = &self.inner.config;
         if remaining.is_zero() {
             return Err(Error::new(ErrorKind::Timeout, "total_timeout elapsed")
@@ -230,6 +279,15 @@ impl Client {
             &request.checkout_id,
             key,
         )
-        .map(|refund| refund.scrubbed(secret))
+        .map(|refund| (refund.scrubbed(secret), response.status))
+    }
+}
+
+/// What the logs say of a failed attempt.
+fn answer_of(error: &Error) -> Answer<'_> {
+    Answer {
+        outcome: error.kind().as_str(),
+        status: error.status(),
+        request_id: error.request_id(),
     }
 }

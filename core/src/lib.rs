@@ -22,6 +22,8 @@ pub mod config;
 pub mod defaults;
 pub mod error;
 pub mod keys;
+pub mod log_forward;
+pub mod logs;
 pub mod policy;
 pub mod protocol;
 pub mod redact;

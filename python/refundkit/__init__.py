@@ -16,7 +16,11 @@
   the server's error code and request id, and the idempotency key.
 - :class:`WebhookVerifier` checks Standard Webhooks signatures and returns
   a typed :class:`WebhookEvent`.
+- Logs go to ``logging.getLogger("refundkit")``: DEBUG per attempt, WARNING
+  when a refund's outcome is unknown (see the README, "Logs").
 """
+
+import logging as _logging
 
 from refundkit._async import AsyncClient
 from refundkit._errors import (
@@ -73,3 +77,7 @@ __all__ = [
     "TimeoutError",
     "WebhookVerificationError",
 ]
+
+# A library leaves output to the application: without a handler of its own
+# configured, refundkit's records go nowhere (not to stderr).
+_logging.getLogger("refundkit").addHandler(_logging.NullHandler())

@@ -11,5 +11,6 @@
 pub mod client;
 pub mod error;
 pub mod keys;
+pub mod logging;
 pub mod runtime;
 pub mod webhooks;

@@ -273,6 +273,7 @@ impl Client {
         let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
         let key = request.fix_idempotency_key().to_owned();
         let client = self.state.client()?;
+        crate::logging::refresh_level(py);
         match runtime::block_on_detached(py, client.refund(request)) {
             Ok(outcome) => outcome.map(Refund::from).map_err(to_py_err),
             Err(interrupted) => {
@@ -374,13 +375,17 @@ impl AsyncClient {
         let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
         let key = request.fix_idempotency_key().to_owned();
         let client = self.state.client()?;
-        let future = runtime::awaitable(py, async move {
-            client
-                .refund(request)
-                .await
-                .map(Refund::from)
-                .map_err(to_py_err)
-        })?;
+        crate::logging::refresh_level(py);
+        let future = runtime::awaitable(
+            py,
+            crate::logging::kept_with(async move {
+                client
+                    .refund(request)
+                    .await
+                    .map(Refund::from)
+                    .map_err(to_py_err)
+            }),
+        )?;
         Ok((future, key))
     }
 
@@ -402,13 +407,17 @@ impl AsyncClient {
         let mut request = refund_request(checkout_id, amount, metadata, idempotency_key)?;
         let key = request.fix_idempotency_key().to_owned();
         let client = self.state.client()?;
-        let call = bridge.start(future, async move {
-            client
-                .refund(request)
-                .await
-                .map(Refund::from)
-                .map_err(to_py_err)
-        })?;
+        crate::logging::refresh_level(future.py());
+        let call = bridge.start(
+            future,
+            crate::logging::kept_with(async move {
+                client
+                    .refund(request)
+                    .await
+                    .map(Refund::from)
+                    .map_err(to_py_err)
+            }),
+        )?;
         Ok((call, key))
     }
 

@@ -11,6 +11,7 @@
 
 mod client;
 mod error;
+mod logging;
 mod refund;
 mod runtime;
 mod token;
@@ -51,6 +52,7 @@ mod native {
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         use refundkit::defaults as d;
+        crate::logging::install();
         m.add("__version__", refundkit::VERSION)?;
         // The core's defaults, for the Python layer's own signatures.
         m.add("DEFAULT_BASE_URL", d::BASE_URL)?;

@@ -249,6 +249,13 @@ typedef void (*UniffiCallbackInterfaceTokenProviderMethod0)(uint64_t, int8_t, Un
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TOKEN_PROVIDER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TOKEN_PROVIDER
 typedef struct UniffiVTableCallbackInterfaceTokenProvider {
@@ -256,6 +263,15 @@ typedef struct UniffiVTableCallbackInterfaceTokenProvider {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceTokenProviderMethod0 _Nonnull token;
 } UniffiVTableCallbackInterfaceTokenProvider;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+typedef struct UniffiVTableCallbackInterfaceLogSink {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceLogSink;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_CLONE_PREPAREDREFUND
@@ -353,6 +369,26 @@ void uniffi_refundkit_uniffi_fn_init_callback_vtable_tokenprovider(const UniffiV
 uint64_t uniffi_refundkit_uniffi_fn_method_tokenprovider_token(uint64_t ptr, int8_t force_refresh
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_CLONE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_CLONE_LOGSINK
+uint64_t uniffi_refundkit_uniffi_fn_clone_logsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FREE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FREE_LOGSINK
+void uniffi_refundkit_uniffi_fn_free_logsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+void uniffi_refundkit_uniffi_fn_init_callback_vtable_logsink(const UniffiVTableCallbackInterfaceLogSink* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_METHOD_LOGSINK_LOG
+void uniffi_refundkit_uniffi_fn_method_logsink_log(uint64_t ptr, RustBuffer level, RustBuffer message, RustBuffer fields, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_CLONE_WEBHOOKVERIFIER
 #define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_CLONE_WEBHOOKVERIFIER
 uint64_t uniffi_refundkit_uniffi_fn_clone_webhookverifier(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -417,6 +453,22 @@ RustBuffer uniffi_refundkit_uniffi_fn_func_defaults(RustCallStatus *_Nonnull out
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FUNC_IDEMPOTENCY_KEY_FOR
 #define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FUNC_IDEMPOTENCY_KEY_FOR
 RustBuffer uniffi_refundkit_uniffi_fn_func_idempotency_key_for(RustBuffer namespace, RustBuffer parts, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FUNC_LOG_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FUNC_LOG_LEVEL
+RustBuffer uniffi_refundkit_uniffi_fn_func_log_level(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FUNC_SET_LOG_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FUNC_SET_LOG_LEVEL
+void uniffi_refundkit_uniffi_fn_func_set_log_level(RustBuffer max_level, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_FN_FUNC_SET_LOG_SINK
+void uniffi_refundkit_uniffi_fn_func_set_log_sink(RustBuffer sink, RustBuffer max_level, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_REFUNDKIT_UNIFFI_RUSTBUFFER_ALLOC
@@ -691,6 +743,24 @@ uint16_t uniffi_refundkit_uniffi_checksum_func_idempotency_key_for(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_FUNC_LOG_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_FUNC_LOG_LEVEL
+uint16_t uniffi_refundkit_uniffi_checksum_func_log_level(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_FUNC_SET_LOG_LEVEL
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_FUNC_SET_LOG_LEVEL
+uint16_t uniffi_refundkit_uniffi_checksum_func_set_log_level(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_FUNC_SET_LOG_SINK
+uint16_t uniffi_refundkit_uniffi_checksum_func_set_log_sink(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_METHOD_PREPAREDREFUND_IDEMPOTENCY_KEY
 #define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_METHOD_PREPAREDREFUND_IDEMPOTENCY_KEY
 uint16_t uniffi_refundkit_uniffi_checksum_method_preparedrefund_idempotency_key(void
@@ -736,6 +806,12 @@ uint16_t uniffi_refundkit_uniffi_checksum_method_refundclient_refund_blocking(vo
 #ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_METHOD_TOKENPROVIDER_TOKEN
 #define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_METHOD_TOKENPROVIDER_TOKEN
 uint16_t uniffi_refundkit_uniffi_checksum_method_tokenprovider_token(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_REFUNDKIT_UNIFFI_CHECKSUM_METHOD_LOGSINK_LOG
+uint16_t uniffi_refundkit_uniffi_checksum_method_logsink_log(void
     
 );
 #endif

@@ -624,6 +624,234 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * Receives refundkit's log records; implemented by the app (Kotlin
+ * `fun log(level: LogLevel, message: String, fields: Map<String, String>)`).
+ *
+ * `message` is one line, `event name=value …`; `fields` holds the same
+ * values by name (`checkout_id`, `idempotency_key`, `attempt`, `outcome`,
+ * `status`, `request_id`, `elapsed_ms`, `decision`, `delay_ms`,
+ * `attempts`). Called on a refundkit thread: return quickly, never throw.
+ */
+public protocol LogSink: AnyObject, Sendable {
+    
+    /**
+     * Takes one record.
+     */
+    func log(level: LogLevel, message: String, fields: [String: String]) 
+    
+}
+/**
+ * Receives refundkit's log records; implemented by the app (Kotlin
+ * `fun log(level: LogLevel, message: String, fields: Map<String, String>)`).
+ *
+ * `message` is one line, `event name=value …`; `fields` holds the same
+ * values by name (`checkout_id`, `idempotency_key`, `attempt`, `outcome`,
+ * `status`, `request_id`, `elapsed_ms`, `decision`, `delay_ms`,
+ * `attempts`). Called on a refundkit thread: return quickly, never throw.
+ */
+open class LogSinkImpl: LogSink, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_refundkit_uniffi_fn_clone_logsink(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_refundkit_uniffi_fn_free_logsink(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Takes one record.
+     */
+open func log(level: LogLevel, message: String, fields: [String: String])  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_logsink_log(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLogLevel_lower(level),
+        FfiConverterString.lower(message),
+        FfiConverterDictionaryStringString.lower(fields),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLogSink {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLogSink = UniffiVTableCallbackInterfaceLogSink(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeLogSink.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface LogSink: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeLogSink.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface LogSink: handle missing in uniffiClone")
+            }
+        },
+        log: { (
+            uniffiHandle: UInt64,
+            level: RustBuffer,
+            message: RustBuffer,
+            fields: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeLogSink.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.log(
+                     level: try FfiConverterTypeLogLevel_lift(level),
+                     message: try FfiConverterString.lift(message),
+                     fields: try FfiConverterDictionaryStringString.lift(fields)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLogSink> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLogSink>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLogSink() {
+    uniffi_refundkit_uniffi_fn_init_callback_vtable_logsink(UniffiCallbackInterfaceLogSink.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogSink: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<LogSink>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = LogSink
+
+    public static func lift(_ handle: UInt64) throws -> LogSink {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LogSinkImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: LogSink) -> UInt64 {
+         if let rustImpl = value as? LogSinkImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogSink {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LogSink, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogSink_lift(_ handle: UInt64) throws -> LogSink {
+    return try FfiConverterTypeLogSink.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
+    return FfiConverterTypeLogSink.lower(value)
+}
+
+
+
+
+
+
+/**
  * A refund whose arguments are checked and whose idempotency key is
  * fixed, not sent yet. Made by `RefundClient.prepare`.
  *
@@ -2313,6 +2541,101 @@ public func FfiConverterTypeWebhookEvent_lower(_ value: WebhookEvent) -> RustBuf
 
 
 /**
+ * The severity of a log record.
+ */
+
+public enum LogLevel: Equatable, Hashable {
+    
+    /**
+     * A failure of refundkit itself.
+     */
+    case error
+    /**
+     * A refund whose outcome is unknown: retry later with the same key.
+     */
+    case warn
+    /**
+     * Informational.
+     */
+    case info
+    /**
+     * One record per attempt.
+     */
+    case debug
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LogLevel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogLevel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .error
+        
+        case 2: return .warn
+        
+        case 3: return .info
+        
+        case 4: return .debug
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LogLevel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .error:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .warn:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .info:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .debug:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lift(_ buf: RustBuffer) throws -> LogLevel {
+    return try FfiConverterTypeLogLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
+    return FfiConverterTypeLogLevel.lower(value)
+}
+
+
+
+/**
  * A refundkit failure. The variant says what went wrong; every
  * variant has the same fields (see [`ErrorInfo`]).
  */
@@ -3603,6 +3926,54 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLogSink: FfiConverterRustBuffer {
+    typealias SwiftType = LogSink?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLogSink.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLogSink.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLogLevel.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLogLevel.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionDictionaryStringString: FfiConverterRustBuffer {
     typealias SwiftType = [String: String]?
 
@@ -3837,6 +4208,38 @@ public func idempotencyKeyFor(namespace: String, parts: [String])throws  -> Stri
     )
 })
 }
+/**
+ * The most verbose level sent to the sink now, `null` when off.
+ */
+public func logLevel() -> LogLevel?  {
+    return try!  FfiConverterOptionTypeLogLevel.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_func_log_level(uniffiCallStatus
+    )
+})
+}
+/**
+ * Changes the most verbose level sent to the sink (`null`: none).
+ */
+public func setLogLevel(maxLevel: LogLevel?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_func_set_log_level(
+        FfiConverterOptionTypeLogLevel.lower(maxLevel),uniffiCallStatus
+    )
+}
+}
+/**
+ * Sends refundkit's records up to `max_level` (`null`: none) to `sink`
+ * (`null`: nowhere), replacing any sink installed before.
+ */
+public func setLogSink(sink: LogSink?, maxLevel: LogLevel?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_func_set_log_sink(
+        FfiConverterOptionTypeLogSink.lower(sink),
+        FfiConverterOptionTypeLogLevel.lower(maxLevel),uniffiCallStatus
+    )
+}
+}
 
 private enum InitializationResult {
     case ok
@@ -3857,6 +4260,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_refundkit_uniffi_checksum_func_idempotency_key_for() != 14388) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_func_log_level() != 16704) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_func_set_log_level() != 52757) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_func_set_log_sink() != 58964) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_refundkit_uniffi_checksum_method_preparedrefund_idempotency_key() != 40958) {
@@ -3883,6 +4295,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_refundkit_uniffi_checksum_method_tokenprovider_token() != 18193) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_refundkit_uniffi_checksum_method_logsink_log() != 2688) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_refundkit_uniffi_checksum_method_webhookverifier_verify() != 372) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3899,6 +4314,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitLogSink()
     uniffiCallbackInitTokenProvider()
     return InitializationResult.ok
 }()
