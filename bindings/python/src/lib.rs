@@ -10,6 +10,7 @@
 #![allow(unsafe_code)]
 
 mod client;
+mod emulator;
 mod error;
 mod refund;
 mod runtime;
@@ -25,6 +26,8 @@ mod native {
 
     #[pymodule_export]
     use super::client::{AsyncClient, Client};
+    #[pymodule_export]
+    use super::emulator::{Delivery, LedgerRefund, TestEmulator, WebhookSubscription};
     #[pymodule_export]
     use super::refund::Refund;
     #[cfg(unix)]
