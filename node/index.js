@@ -9,6 +9,7 @@
 const util = require('node:util');
 const native = require('./native.js');
 const errors = require('./errors.js');
+const testing = require('./testing.js');
 
 const { AbortError, fromNative, isNative } = errors;
 
@@ -287,6 +288,8 @@ module.exports = {
   WebhookVerifier,
   WebhookEvent,
   idempotencyKeyFor,
+  startEmulator: testing.startEmulator,
+  Emulator: testing.Emulator,
   RefundKitError: errors.RefundKitError,
   ConfigurationError: errors.ConfigurationError,
   InvalidInputError: errors.InvalidInputError,

@@ -5,6 +5,7 @@
 //!
 //! - [`client`]: `RefundClient`, its `ClientConfig`, `PreparedRefund` and the `Refund` record.
 //! - [`webhooks`]: `WebhookVerifier` and the flat `WebhookEvent` record.
+//! - [`emulator`]: `Emulator`, the in-process emulator for users' tests.
 //! - [`error`]: `RefundError`, the one conversion point from the core error.
 //! - `runtime`: the one tokio runtime every call runs on.
 //!
@@ -16,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod client;
+pub mod emulator;
 pub mod error;
 mod runtime;
 pub mod webhooks;
@@ -24,6 +26,7 @@ pub use client::{
     defaults, idempotency_key_for, ClientConfig, Defaults, PreparedRefund, Refund, RefundClient,
     TokenProvider,
 };
+pub use emulator::{Delivery, Emulator, EmulatorFaults, LedgerRefund, WebhookSubscription};
 pub use error::{ErrorInfo, RefundError};
 pub use webhooks::{WebhookEvent, WebhookVerifier};
 

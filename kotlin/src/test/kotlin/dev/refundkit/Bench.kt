@@ -52,13 +52,13 @@ private fun onCoroutines(concurrency: Int, count: Int, one: suspend () -> Unit) 
 fun main(args: Array<String>) {
     val count = args.firstOrNull()?.toInt() ?: 2_000
     val concurrency = 16
-    val checkout = Emulator.paidCheckout(1_000_000_000_000L)
-    val client = Emulator.client(maxRetries = 0u)
+    val checkout = CliEmulator.paidCheckout(1_000_000_000_000L)
+    val client = CliEmulator.client(maxRetries = 0u)
     val http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build()
-    val uri = URI.create("${Emulator.baseUrl}/api/checkouts/$checkout/refund")
+    val uri = URI.create("${CliEmulator.baseUrl}/api/checkouts/$checkout/refund")
     fun request(): HttpRequest = HttpRequest.newBuilder(uri)
         .timeout(Duration.ofSeconds(30))
-        .header("Authorization", "Bearer ${Emulator.LIVE_KEY}")
+        .header("Authorization", "Bearer ${CliEmulator.LIVE_KEY}")
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", UUID.randomUUID().toString())
         .POST(HttpRequest.BodyPublishers.ofString("""{"amount":1}"""))
@@ -93,7 +93,7 @@ fun main(args: Array<String>) {
         measure("java.net.http sendAsync", concurrency, count) { r -> onCoroutines(concurrency, count) { javaAsync(r) } },
         measure("binding suspend refund", concurrency, count) { r -> onCoroutines(concurrency, count) { bindingSuspend(r) } },
     )
-    val made = Emulator.ledger(checkout).size
+    val made = CliEmulator.ledger(checkout).size
     check(made == count * rows.size + 1200) { "the ledger has $made refunds" }
 
     println()
