@@ -85,7 +85,7 @@ class EmulatorTest {
             assertEquals(204.toUShort(), delivery.status)
             assertNull(delivery.error)
             val event = WebhookVerifier(listOf(subscription.secret())).verify(delivery.headers, delivery.body)
-            assertEquals("refund.succeeded", event.type)
+            assertEquals("refund.succeeded", event.eventType)
             assertEquals(refund.refundId, event.refundId)
             assertTrue(received.any { it.contentEquals(delivery.body) })
         } finally {
@@ -94,20 +94,24 @@ class EmulatorTest {
     }
 
     @Test
-    fun `waiting for a delivery that never comes times out`() = Emulator.start().use { emulator ->
-        assertThrows<RefundException.Timeout> { emulator.waitForDeliveries("refund.succeeded", timeoutMs = 50uL) }
+    fun `waiting for a delivery that never comes times out`() {
+        Emulator.start().use { emulator ->
+            assertThrows<RefundException.Timeout> { emulator.waitForDeliveries("refund.succeeded", timeoutMs = 50uL) }
+        }
     }
 
     @Test
-    fun `two emulators at once are separate`() = Emulator.start().use { one ->
-        Emulator.start().use { two ->
-            assertNotEquals(one.port(), two.port())
-            assertNotEquals(one.secretKey(), two.secretKey())
-            val checkout = one.paidCheckout(1_000)
-            one.client().refundBlocking(checkout)
-            assertEquals(1, one.refunds().size)
-            assertEquals(0, two.refunds().size)
-            assertThrows<RefundException.NotFound> { two.client().refundBlocking(checkout) }
+    fun `two emulators at once are separate`() {
+        Emulator.start().use { one ->
+            Emulator.start().use { two ->
+                assertNotEquals(one.port(), two.port())
+                assertNotEquals(one.secretKey(), two.secretKey())
+                val checkout = one.paidCheckout(1_000)
+                one.client().refundBlocking(checkout)
+                assertEquals(1, one.refunds().size)
+                assertEquals(0, two.refunds().size)
+                assertThrows<RefundException.NotFound> { two.client().refundBlocking(checkout) }
+            }
         }
     }
 
