@@ -200,11 +200,11 @@ export interface LedgerRefund {
   createdDate: string;
 }
 
-/** A registered webhook; `secret` is what `WebhookVerifier` needs. */
+/** A registered webhook; `secret` verifies its deliveries (never shown by inspect or JSON). */
 export interface WebhookSubscription {
-  id: string;
-  url: string;
-  secret: string;
+  readonly id: string;
+  readonly url: string;
+  readonly secret: string;
 }
 
 /** One webhook delivery attempt, with the exact signed request. */

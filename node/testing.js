@@ -23,6 +23,26 @@ function delivery(fields) {
   return { ...rest, body: Buffer.from(bodyText, 'utf8') };
 }
 
+/** A registered webhook; `secret` verifies its deliveries and is never shown. */
+class WebhookSubscription {
+  #secret;
+
+  constructor({ id, url, secret }) {
+    this.id = id;
+    this.url = url;
+    this.#secret = secret;
+  }
+
+  /** `whsec_…`: give it to `WebhookVerifier`. */
+  get secret() {
+    return this.#secret;
+  }
+
+  [util.inspect.custom]() {
+    return `WebhookSubscription { id: '${this.id}', url: '${this.url}' }`;
+  }
+}
+
 /** A running emulator; see `startEmulator()`. */
 class Emulator {
   #native;
@@ -74,7 +94,7 @@ class Emulator {
 
   /** Registers `url`: later events are signed and POSTed there (and logged). */
   registerWebhook(url, name = 'refundkit tests') {
-    return argumentCall(() => this.#native.registerWebhook(url, name));
+    return new WebhookSubscription(argumentCall(() => this.#native.registerWebhook(url, name)));
   }
 
   /** Every delivery attempt so far, with the exact signed headers and body. */
@@ -121,4 +141,4 @@ async function startEmulator(options = {}) {
   return new Emulator(new native.NativeEmulator(scale));
 }
 
-module.exports = { Emulator, startEmulator };
+module.exports = { Emulator, WebhookSubscription, startEmulator };

@@ -32,6 +32,7 @@ test('a paid checkout is refunded and the ledger shows it', () => withEmulator(a
   remember(emulator);
   const checkoutId = emulator.paidCheckout(5_000);
   const refund = await clientOf(emulator).refund(checkoutId, { amount: 1_200, metadata: { order: '42' } });
+  remember(refund, emulator.faults({}));
 
   const [row, ...others] = emulator.refunds(checkoutId);
   remember(row);
@@ -54,6 +55,7 @@ test('a lost answer is retried with the same key and refunds once', () => withEm
   const checkoutId = emulator.paidCheckout(5_000);
   assert.equal(emulator.faults({ drop_after: 1 }).drop_after, 1);
   const error = await rejection(refundkit.NetworkError, clientOf(emulator, { maxRetries: 2 }).refund(checkoutId));
+  remember(error);
   assert.equal(error.outcomeUnknown, true);
   assert.equal(error.attempts, 3);
   assert.deepEqual(emulator.refunds(checkoutId).map((r) => r.idempotencyKey), [error.idempotencyKey]);
@@ -79,13 +81,16 @@ test('a refund event is signed and sent to a registered url', () => withEmulator
     const url = `http://127.0.0.1:${server.address().port}/hooks`;
     const subscription = emulator.registerWebhook(url);
     SECRETS.push(subscription.secret);
+    remember(subscription);
     const checkoutId = emulator.paidCheckout(5_000);
     const refund = await clientOf(emulator).refund(checkoutId, { amount: 500 });
 
     const [delivery] = await emulator.waitForDeliveries('refund.succeeded');
+    remember(delivery, emulator.deliveries());
     assert.equal(delivery.status, 204);
     assert.equal(delivery.error, null);
     const event = new refundkit.WebhookVerifier(subscription.secret).verify(delivery.headers, delivery.body);
+    remember(event);
     assert.equal(event.type, 'refund.succeeded');
     assert.equal(event.refundId, refund.refundId);
     assert.ok(received.some((body) => body.equals(delivery.body)));
@@ -99,6 +104,7 @@ test('two emulators at once are separate', async () => {
   const [one, two] = await Promise.all([refundkit.startEmulator(), refundkit.startEmulator()]);
   SECRETS.push(one.secretKey, two.secretKey);
   try {
+    remember(one, two);
     assert.notEqual(one.port, two.port);
     const checkoutId = one.paidCheckout(1_000);
     await clientOf(one).refund(checkoutId);
