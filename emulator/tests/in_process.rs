@@ -31,7 +31,10 @@ async fn a_paid_checkout_is_refunded_and_the_ledger_shows_it_here_and_over_http(
     let [row] = <[_; 1]>::try_from(emulator.refunds(Some(&id))).unwrap();
     assert_eq!(row.refund_id, refund.refund_id);
     assert_eq!((row.amount, row.status), (1_200, "succeeded"));
-    assert_eq!(row.idempotency_key.as_deref(), Some(refund.idempotency_key.as_str()));
+    assert_eq!(
+        row.idempotency_key.as_deref(),
+        Some(refund.idempotency_key.as_str())
+    );
     let over_http = ControlClient::new(&emulator.url(), emulator.secret_key())
         .ledger(Some(&id))
         .await

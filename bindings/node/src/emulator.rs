@@ -242,9 +242,11 @@ impl NativeEmulator {
         let limit = Duration::from_secs_f64(timeout_ms / 1000.0);
         let waiting = self.with(|e| e.wait_for_deliveries(event_type, count as usize, limit))?;
         runtime::promise(env, async move {
-            waiting
-                .await
-                .map(|log| log.into_iter().map(NativeDelivery::from).collect::<Vec<_>>())
+            waiting.await.map(|log| {
+                log.into_iter()
+                    .map(NativeDelivery::from)
+                    .collect::<Vec<_>>()
+            })
         })
     }
 

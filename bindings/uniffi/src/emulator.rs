@@ -77,9 +77,9 @@ impl Emulator {
     pub fn start(webhook_time_scale: Option<f64>) -> Result<Arc<Self>, RefundError> {
         let scale = webhook_time_scale.unwrap_or(TEST_WEBHOOK_TIME_SCALE);
         let inner = runtime::block_on(async move {
-            TestEmulator::start(scale).await.map_err(|e| {
-                RefundError::internal(format!("cannot start the emulator: {e}"))
-            })
+            TestEmulator::start(scale)
+                .await
+                .map_err(|e| RefundError::internal(format!("cannot start the emulator: {e}")))
         })?;
         Ok(Arc::new(Self {
             url: inner.url(),
@@ -169,7 +169,11 @@ impl Emulator {
     ) -> Result<Vec<Delivery>, RefundError> {
         let wanted = event_type.clone().unwrap_or_else(|| "any type".to_owned());
         let waiting = self.with(|e| {
-            e.wait_for_deliveries(event_type, count as usize, Duration::from_millis(timeout_ms))
+            e.wait_for_deliveries(
+                event_type,
+                count as usize,
+                Duration::from_millis(timeout_ms),
+            )
         })?;
         match runtime::block_on(async move { Ok(waiting.await) })? {
             Some(log) => Ok(log.into_iter().map(Delivery::from).collect()),
