@@ -201,6 +201,91 @@ export interface LogRecord {
  * `logger`, on the event loop; `null` stops. Never a secret key or token.
  */
 export function setLogger(logger: ((record: LogRecord) => void) | null, options?: { level?: LogLevel }): void;
+/** Fault probabilities (0 to 1) of the emulator's refund endpoint, named as its faults JSON. */
+export interface EmulatorFaults {
+  /** Cut the connection before the refund is made. */
+  drop_before?: number;
+  /** Make the refund, then cut the connection: the answer is lost. */
+  drop_after?: number;
+  /** Answer 500 without making the refund. */
+  error_5xx?: number;
+  /** Answer 429 with `Retry-After: retry_after_secs`. */
+  rate_limit?: number;
+  retry_after_secs?: number;
+  /** Wait `delay_ms` before handling the request. */
+  delay?: number;
+  delay_ms?: number;
+  /** Seed of the fault dice, for a run that repeats exactly. */
+  seed?: number | null;
+}
+
+/** A refund the emulator actually made (one row of its ledger). */
+export interface LedgerRefund {
+  refundId: string;
+  checkoutId: string;
+  paymentId: string | null;
+  amount: number;
+  currency: string;
+  /** `succeeded`, or `failed` for checkouts set up to fail. */
+  status: string;
+  mode: string;
+  idempotencyKey: string | null;
+  metadata: Record<string, string> | null;
+  createdDate: string;
+}
+
+/** A registered webhook; `secret` verifies its deliveries (never shown by inspect or JSON). */
+export interface WebhookSubscription {
+  readonly id: string;
+  readonly url: string;
+  readonly secret: string;
+}
+
+/** One webhook delivery attempt, with the exact signed request. */
+export interface Delivery {
+  webhookId: string;
+  subscriptionId: string;
+  eventType: string;
+  url: string;
+  attempt: number;
+  /** The receiver's status; null when it did not answer. */
+  status: number | null;
+  error: string | null;
+  timestamp: number;
+  /** `webhook-id`, `webhook-timestamp`, `webhook-signature`. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** An in-process emulator of the Checkout API, from `startEmulator()`. */
+export class Emulator {
+  private constructor();
+  /** `http://127.0.0.1:PORT`: the `baseUrl` of your client. */
+  readonly url: string;
+  readonly port: number;
+  /** The one key it accepts (`sk_live_…`); any other gets 403. */
+  readonly secretKey: string;
+  readonly closed: boolean;
+  /** Creates and pays a live checkout of `amount` cents (at least 200); returns its id. */
+  paidCheckout(amount: number, metadata?: Record<string, string>): string;
+  /** The ledger, oldest first: refunds actually made, of one checkout or of all. */
+  refunds(checkoutId?: string): LedgerRefund[];
+  /** Replaces the faults and returns them; `faults({})` clears them. Unknown names throw a TypeError. */
+  faults(faults?: EmulatorFaults): Required<EmulatorFaults>;
+  /** Registers `url`: later events are signed and POSTed there, and logged. */
+  registerWebhook(url: string, name?: string): WebhookSubscription;
+  /** Every delivery attempt so far, oldest first. */
+  deliveries(): Delivery[];
+  /** The attempts of `eventType` once there are at least `count`; rejects after `timeoutMs` (10 000). */
+  waitForDeliveries(eventType?: string | null, options?: { count?: number; timeoutMs?: number }): Promise<Delivery[]>;
+  /** Forgets every checkout, refund, key, webhook, delivery and fault. */
+  reset(): void;
+  /** Stops the server; resolves once the port is free. */
+  close(): Promise<void>;
+}
+
+/** Starts an emulator inside this process on 127.0.0.1 and a free port. */
+export function startEmulator(options?: { webhookTimeScale?: number }): Promise<Emulator>;
 
 /** Every kind of failure, as `RefundKitError.kind`. */
 export type ErrorKind =

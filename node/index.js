@@ -9,6 +9,7 @@
 const util = require('node:util');
 const native = require('./native.js');
 const errors = require('./errors.js');
+const testing = require('./testing.js');
 
 const { AbortError, fromNative, isNative } = errors;
 
@@ -314,6 +315,8 @@ module.exports = {
   WebhookEvent,
   idempotencyKeyFor,
   setLogger,
+  startEmulator: testing.startEmulator,
+  Emulator: testing.Emulator,
   RefundKitError: errors.RefundKitError,
   ConfigurationError: errors.ConfigurationError,
   InvalidInputError: errors.InvalidInputError,

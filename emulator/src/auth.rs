@@ -71,7 +71,7 @@ pub(crate) fn authenticate<'h>(
 /// [`MAX_KEY_BODY_LEN`] visible ASCII characters **\[ours\]** (API.md names
 /// only the prefixes). The emulator checks this itself rather than through
 /// the client's validation, so a client bug cannot hide in both.
-fn mode_of(key: &str) -> Option<Mode> {
+pub(crate) fn mode_of(key: &str) -> Option<Mode> {
     let (mode, body) = if let Some(body) = key.strip_prefix(LIVE_PREFIX) {
         (Mode::Live, body)
     } else {

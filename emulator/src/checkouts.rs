@@ -78,6 +78,35 @@ struct RefundRecord {
     created: SystemTime,
 }
 
+/// One row of the ledger: a refund actually made, as
+/// `GET /_emulator/refunds` shows it (camelCase JSON).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerRefund {
+    /// `rfd_…`, as the 202 answer's `refundId`.
+    pub refund_id: String,
+    /// The checkout refunded.
+    pub checkout_id: String,
+    /// The checkout's payment (`p_…`).
+    pub payment_id: Option<String>,
+    /// Cents refunded.
+    pub amount: i64,
+    /// Always `ZAR`.
+    pub currency: &'static str,
+    /// `succeeded`, or `failed` for checkouts set up to fail.
+    pub status: &'static str,
+    /// `live` (test-mode checkouts cannot be refunded).
+    pub mode: &'static str,
+    /// The `Idempotency-Key` the refund was made with, if any.
+    pub idempotency_key: Option<String>,
+    /// The refund request's metadata, if any.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// When it was made (ISO 8601, UTC).
+    pub created_date: String,
+    /// The owner's key, masked (`sk_live_…abcd`).
+    pub secret_key_masked: String,
+}
+
 /// A refund just made: what the answer and the webhook need.
 #[derive(Debug)]
 pub(crate) struct RefundMade {
@@ -305,10 +334,10 @@ impl CheckoutStore {
     }
 
     /// The ledger, oldest first: every refund made, or those of one checkout.
-    pub(crate) fn ledger(&self, checkout_id: Option<&str>) -> Vec<Value> {
-        let mut rows: Vec<(u64, Value)> = Vec::new();
+    pub(crate) fn ledger(&self, checkout_id: Option<&str>) -> Vec<LedgerRefund> {
+        let mut rows: Vec<(u64, LedgerRefund)> = Vec::new();
         let mut collect = |id: &str, c: &Checkout| {
-            rows.extend(c.refunds.iter().map(|r| (r.seq, r.to_json(id, c))));
+            rows.extend(c.refunds.iter().map(|r| (r.seq, r.to_ledger(id, c))));
         };
         match checkout_id {
             Some(id) => {
@@ -352,19 +381,23 @@ impl Checkout {
 }
 
 impl RefundRecord {
-    fn to_json(&self, checkout_id: &str, c: &Checkout) -> Value {
-        json!({
-            "refundId": self.refund_id,
-            "checkoutId": checkout_id,
-            "paymentId": c.payment_id,
-            "amount": self.amount,
-            "currency": CURRENCY,
-            "status": if self.succeeded { "succeeded" } else { "failed" },
-            "mode": c.mode.as_str(),
-            "idempotencyKey": self.idempotency_key,
-            "metadata": self.metadata,
-            "createdDate": clock::iso8601(self.created),
-            "secretKeyMasked": crate::auth::masked(&c.owner),
-        })
+    fn to_ledger(&self, checkout_id: &str, c: &Checkout) -> LedgerRefund {
+        LedgerRefund {
+            refund_id: self.refund_id.clone(),
+            checkout_id: checkout_id.to_owned(),
+            payment_id: c.payment_id.clone(),
+            amount: self.amount,
+            currency: CURRENCY,
+            status: if self.succeeded {
+                "succeeded"
+            } else {
+                "failed"
+            },
+            mode: c.mode.as_str(),
+            idempotency_key: self.idempotency_key.clone(),
+            metadata: self.metadata.clone(),
+            created_date: clock::iso8601(self.created),
+            secret_key_masked: crate::auth::masked(&c.owner),
+        }
     }
 }

@@ -69,21 +69,10 @@ async fn put_faults(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let parsed = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|v| match v {
-            serde_json::Value::Object(_) => {
-                serde_json::from_value::<Faults>(v).map_err(|e| e.to_string())
-            }
-            _ => Err("the body must be a JSON object".to_owned()),
-        });
-    let faults = match parsed {
+    let faults = match Faults::from_json(&bytes) {
         Ok(f) => f,
         Err(e) => return ApiError::validation(format!("Invalid faults: {e}.")).into_response(),
     };
-    if let Err(why) = faults.validate() {
-        return ApiError::validation(format!("Invalid faults: {why}.")).into_response();
-    }
     app.faults.set(faults);
     Reply::json(StatusCode::OK, &json!(app.faults.get())).into_response()
 }
@@ -91,7 +80,7 @@ async fn put_faults(State(app): State<Arc<App>>, req: Request) -> Response {
 /// `GET /_emulator/deliveries`: `{"deliveries": [...]}`, oldest first.
 async fn deliveries(State(app): State<Arc<App>>) -> Response {
     bump(&app.stats.control_requests);
-    let log = app.deliverer.log_json();
+    let log = app.deliverer.log();
     Reply::json(StatusCode::OK, &json!({ "deliveries": log })).into_response()
 }
 

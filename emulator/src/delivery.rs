@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -62,17 +63,35 @@ impl Event {
     }
 }
 
-/// One attempt, as logged.
-#[derive(Clone, Debug)]
-struct Attempt {
-    webhook_id: String,
-    subscription_id: String,
-    event_type: &'static str,
-    url: String,
-    attempt: usize,
-    status: Option<u16>,
-    error: Option<String>,
-    timestamp: i64,
+/// One delivery attempt, as logged: where it went, how it ended, and the
+/// signed request itself (headers and exact body), so a test can verify it
+/// with `refundkit::WebhookVerifier` whether or not a receiver answered.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// The event id, also the `webhook-id` header.
+    pub webhook_id: String,
+    /// The subscription delivered to (`sub_…`).
+    pub subscription_id: String,
+    /// `payment.succeeded`, `refund.succeeded` or `refund.failed`.
+    pub event_type: &'static str,
+    /// The registered URL.
+    pub url: String,
+    /// 1 for the first attempt, then 2, 3, …
+    pub attempt: usize,
+    /// The receiver's status; `None` when it did not answer.
+    pub status: Option<u16>,
+    /// Why the attempt failed; `None` on a 2xx.
+    pub error: Option<String>,
+    /// The `webhook-timestamp` sent (Unix seconds).
+    pub timestamp: i64,
+    /// The headers signed for this attempt: `webhook-id`,
+    /// `webhook-timestamp`, `webhook-signature`. Not in the control JSON.
+    #[serde(skip)]
+    pub headers: Vec<(String, String)>,
+    /// The exact body sent. Not in the control JSON.
+    #[serde(skip)]
+    pub body: Bytes,
 }
 
 /// The HTTP client that delivers, the attempt log, and how many deliveries
@@ -80,7 +99,7 @@ struct Attempt {
 pub(crate) struct Deliverer {
     http: reqwest::Client,
     time_scale: f64,
-    log: Mutex<VecDeque<Attempt>>,
+    log: Mutex<VecDeque<Delivery>>,
     waiting: AtomicU64,
 }
 
@@ -137,29 +156,15 @@ impl Deliverer {
     }
 
     /// The log, oldest first.
-    pub(crate) fn log_json(&self) -> Vec<Value> {
-        lock(&self.log)
-            .iter()
-            .map(|a| {
-                json!({
-                    "webhookId": a.webhook_id,
-                    "subscriptionId": a.subscription_id,
-                    "eventType": a.event_type,
-                    "url": a.url,
-                    "attempt": a.attempt,
-                    "status": a.status,
-                    "error": a.error,
-                    "timestamp": a.timestamp,
-                })
-            })
-            .collect()
+    pub(crate) fn log(&self) -> Vec<Delivery> {
+        lock(&self.log).iter().cloned().collect()
     }
 
     pub(crate) fn clear_log(&self) {
         lock(&self.log).clear();
     }
 
-    fn record(&self, attempt: Attempt) {
+    fn record(&self, attempt: Delivery) {
         let mut log = lock(&self.log);
         if log.len() >= MAX_LOGGED {
             log.pop_front();
@@ -176,8 +181,9 @@ impl Deliverer {
             .post(&sub.url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(event.body.clone());
-        for (name, value) in sub.signer.headers(&event.id, timestamp, &event.body) {
-            request = request.header(name, value);
+        let headers = sub.signer.headers(&event.id, timestamp, &event.body);
+        for (name, value) in &headers {
+            request = request.header(*name, value);
         }
         let (status, error) = match request.send().await {
             Ok(response) => {
@@ -194,7 +200,7 @@ impl Deliverer {
             Err(e) => (None, Some(error_chain(&e))),
         };
         let ok = error.is_none();
-        self.record(Attempt {
+        self.record(Delivery {
             webhook_id: event.id.clone(),
             subscription_id: sub.id.clone(),
             event_type: event.event_type,
@@ -203,6 +209,8 @@ impl Deliverer {
             status,
             error,
             timestamp,
+            headers: headers.map(|(name, value)| (name.to_owned(), value)).into(),
+            body: event.body.clone(),
         });
         ok
     }

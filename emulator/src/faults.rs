@@ -77,6 +77,22 @@ impl Faults {
     }
 }
 
+impl Faults {
+    /// Parses the faults JSON object (the `PUT /_emulator/faults` body) and
+    /// validates it. Unknown names are refused, naming the known ones.
+    pub fn from_json(json: &[u8]) -> Result<Faults, String> {
+        let faults = match serde_json::from_slice::<serde_json::Value>(json) {
+            Ok(v @ serde_json::Value::Object(_)) => {
+                serde_json::from_value::<Faults>(v).map_err(|e| e.to_string())?
+            }
+            Ok(_) => return Err("the faults must be a JSON object".to_owned()),
+            Err(e) => return Err(e.to_string()),
+        };
+        faults.validate()?;
+        Ok(faults)
+    }
+}
+
 /// What to do to one refund request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FaultPlan {

@@ -27,6 +27,7 @@ mod delivery;
 mod faults;
 mod idempotency;
 mod ids;
+mod in_process;
 mod lifecycle;
 mod reply;
 mod routes;
@@ -39,8 +40,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use checkouts::LedgerRefund;
 pub use client::ControlClient;
+pub use delivery::Delivery;
 pub use faults::Faults;
+pub use in_process::{Refused, TestEmulator, WebhookSubscription, TEST_WEBHOOK_TIME_SCALE};
 
 /// How long a graceful stop waits for connections and tasks to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);

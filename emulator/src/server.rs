@@ -49,7 +49,12 @@ pub(crate) async fn accept_loop(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => accepted,
-            () = lifecycle::stopped(&mut stop) => return,
+            () = lifecycle::stopped(&mut stop) => {
+                // Free the port before `stop` goes, so that a finished
+                // graceful stop means the port is free.
+                drop(listener);
+                return;
+            }
         };
         match stream {
             Ok((stream, _peer)) => {

@@ -13,6 +13,10 @@ __all__ = [
     "Refund",
     "WebhookEvent",
     "WebhookVerifier",
+    "TestEmulator",
+    "LedgerRefund",
+    "WebhookSubscription",
+    "Delivery",
     "new_idempotency_key",
     "idempotency_key_for",
     "__version__",
@@ -270,3 +274,97 @@ class WebhookEvent:
     @property
     def failure_reason(self) -> str | None:
         """Why the refund failed (`refund.failed` only)."""
+
+@final
+class TestEmulator:
+    """The native half of `refundkit.testing.Emulator`; use that class instead."""
+
+    def __new__(cls, webhook_time_scale: float) -> TestEmulator: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def secret_key(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def paid_checkout(self, amount: int, metadata: Mapping[str, str] | None = None) -> str: ...
+    def refunds(self, checkout_id: str | None = None) -> list[LedgerRefund]: ...
+    def set_faults(self, faults_json: str) -> str:
+        """Sets the faults from their JSON object; answers them as JSON."""
+    def faults_json(self) -> str:
+        """The current faults, as JSON."""
+    def register_webhook(self, url: str, name: str) -> WebhookSubscription: ...
+    def deliveries(self) -> list[Delivery]: ...
+    def wait_for_deliveries(
+        self, event_type: str | None, count: int, timeout: float
+    ) -> list[Delivery]: ...
+    def reset(self) -> None: ...
+    def close(self) -> None:
+        """Stops the server (gracefully, up to 10 s); the port is free once
+        this returns. Closing twice is allowed."""
+
+@final
+class LedgerRefund:
+    """A refund the emulator actually made (one row of its ledger)."""
+
+    @property
+    def refund_id(self) -> str: ...
+    @property
+    def checkout_id(self) -> str: ...
+    @property
+    def payment_id(self) -> str | None: ...
+    @property
+    def amount(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def status(self) -> str:
+        """`succeeded`, or `failed` for checkouts set up to fail."""
+    @property
+    def mode(self) -> str: ...
+    @property
+    def idempotency_key(self) -> str | None: ...
+    @property
+    def metadata(self) -> dict[str, str] | None: ...
+    @property
+    def created_date(self) -> str: ...
+
+@final
+class WebhookSubscription:
+    """A webhook subscription; `secret` is what `WebhookVerifier` needs."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def secret(self) -> str: ...
+
+@final
+class Delivery:
+    """One webhook delivery attempt: where, how it ended, and the signed
+    request (`headers`, `body`) to give to `WebhookVerifier.verify`."""
+
+    @property
+    def webhook_id(self) -> str: ...
+    @property
+    def subscription_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def status(self) -> int | None:
+        """The receiver's status; `None` when it did not answer."""
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def headers(self) -> dict[str, str]:
+        """`webhook-id`, `webhook-timestamp`, `webhook-signature`."""
+    @property
+    def body(self) -> bytes: ...

@@ -1,10 +1,26 @@
-"""Refunds against the emulator: what a successful call returns."""
+"""Refunds against the emulator: what a successful call returns.
+
+These run on the in-process emulator (`refundkit_emulator`, the fixture the
+package registers with pytest): one fresh emulator per test, no process."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Iterator
 
-from support import Emulator, remember
+import pytest
+
+import refundkit
+
+from refundkit.testing import Emulator
+from support import SECRETS, remember
+
+
+@pytest.fixture
+def emulator(refundkit_emulator: Emulator) -> Iterator[Emulator]:
+    """The package's fixture, its key added to the suite's secret check."""
+    SECRETS.append(refundkit_emulator.secret_key)
+    yield refundkit_emulator
 
 
 def test_full_refund_returns_the_documented_fields(emulator: Emulator) -> None:
@@ -22,10 +38,10 @@ def test_full_refund_returns_the_documented_fields(emulator: Emulator) -> None:
     assert refund.succeeded is True
     assert refund.request_id
     assert refund.elapsed > 0
-    [row] = emulator.ledger(checkout_id)
-    assert row["refundId"] == refund.refund_id
-    assert row["amount"] == 5_000
-    assert row["idempotencyKey"] == refund.idempotency_key
+    [row] = emulator.refunds(checkout_id)
+    assert row.refund_id == refund.refund_id
+    assert row.amount == 5_000
+    assert row.idempotency_key == refund.idempotency_key
 
 
 def test_partial_refund_sends_amount_and_metadata(emulator: Emulator) -> None:
@@ -33,22 +49,22 @@ def test_partial_refund_sends_amount_and_metadata(emulator: Emulator) -> None:
     refund = emulator.client().refund(checkout_id, amount=150, metadata={"order": "42"}, idempotency_key="order-42-r1")
 
     assert refund.idempotency_key == "order-42-r1"
-    [row] = emulator.ledger(checkout_id)
-    assert row["amount"] == 150
-    assert row["metadata"] == {"order": "42"}
-    assert row["idempotencyKey"] == "order-42-r1"
+    [row] = emulator.refunds(checkout_id)
+    assert row.amount == 150
+    assert row.metadata == {"order": "42"}
+    assert row.idempotency_key == "order-42-r1"
 
 
 def test_metadata_accepts_any_mapping(emulator: Emulator) -> None:
     from types import MappingProxyType
 
-    checkout_id = emulator.paid_checkout()
+    checkout_id = emulator.paid_checkout(10_000)
     emulator.client().refund(checkout_id, amount=1, metadata=MappingProxyType({"a": "1"}))
-    assert emulator.ledger(checkout_id)[0]["metadata"] == {"a": "1"}
+    assert emulator.refunds(checkout_id)[0].metadata == {"a": "1"}
 
 
 def test_same_key_twice_is_replayed_and_refunds_once(emulator: Emulator) -> None:
-    checkout_id = emulator.paid_checkout()
+    checkout_id = emulator.paid_checkout(10_000)
     client = emulator.client()
     first = client.refund(checkout_id, amount=100, idempotency_key="replay-me")
     second = client.refund(checkout_id, amount=100, idempotency_key="replay-me")
@@ -56,27 +72,27 @@ def test_same_key_twice_is_replayed_and_refunds_once(emulator: Emulator) -> None
     assert first.replayed is False
     assert second.replayed is True
     assert second.refund_id == first.refund_id
-    assert [r["idempotencyKey"] for r in emulator.ledger(checkout_id)] == ["replay-me"]
+    assert [r.idempotency_key for r in emulator.refunds(checkout_id)] == ["replay-me"]
 
 
 def test_each_call_without_a_key_gets_a_fresh_one(emulator: Emulator) -> None:
-    checkout_id = emulator.paid_checkout()
+    checkout_id = emulator.paid_checkout(10_000)
     client = emulator.client()
     a = client.refund(checkout_id, amount=1)
     b = client.refund(checkout_id, amount=1)
 
     assert a.idempotency_key != b.idempotency_key
     assert a.refund_id != b.refund_id
-    assert len(emulator.ledger(checkout_id)) == 2
+    assert len(emulator.refunds(checkout_id)) == 2
 
 
 def test_async_client_refunds_and_closes(emulator: Emulator) -> None:
     import asyncio
 
-    checkout_id = emulator.paid_checkout()
+    checkout_id = emulator.paid_checkout(10_000)
 
     async def main() -> None:
-        async with emulator.async_client() as client:
+        async with refundkit.AsyncClient(emulator.secret_key, base_url=emulator.url) as client:
             refund = await client.refund(checkout_id, amount=7, metadata={"k": "v"})
             assert refund.checkout_id == checkout_id
             assert refund.attempts == 1
@@ -89,12 +105,12 @@ def test_async_client_refunds_and_closes(emulator: Emulator) -> None:
             raise AssertionError("a closed client refunded")
 
     asyncio.run(main())
-    [row] = emulator.ledger(checkout_id)
-    assert row["amount"] == 7
+    [row] = emulator.refunds(checkout_id)
+    assert row.amount == 7
 
 
 def test_sync_client_closes_as_a_context_manager(emulator: Emulator) -> None:
-    checkout_id = emulator.paid_checkout()
+    checkout_id = emulator.paid_checkout(10_000)
     with emulator.client() as client:
         client.refund(checkout_id, amount=1)
     try:
@@ -103,4 +119,4 @@ def test_sync_client_closes_as_a_context_manager(emulator: Emulator) -> None:
         assert "closed" in str(closed)
     else:
         raise AssertionError("a closed client refunded")
-    assert len(emulator.ledger(checkout_id)) == 1
+    assert len(emulator.refunds(checkout_id)) == 1

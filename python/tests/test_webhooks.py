@@ -1,5 +1,6 @@
 """WebhookVerifier beyond the vectors: the header and body types web
-frameworks hand over, rotation, and a real delivery from the emulator."""
+frameworks hand over, rotation, and a real delivery from the emulator
+(the in-process one of `refundkit.testing`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any, Dict, Iterator, Mapping
 import pytest
 
 import refundkit
-from support import LIVE_KEY, SECRETS, Emulator, expect_error, load_vectors, remember
+from refundkit import testing
+from support import SECRETS, expect_error, load_vectors, remember
 
 CASE = next(c for c in load_vectors("webhooks") if c["name"] == "refund_succeeded")
 SECRET = CASE["secret"]
@@ -116,29 +118,28 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-def test_a_real_refund_webhook_verifies_and_matches_the_refund(emulator: Emulator, receiver: Receiver) -> None:
+def test_a_real_refund_webhook_verifies_and_matches_the_refund(
+    refundkit_emulator: testing.Emulator, receiver: Receiver
+) -> None:
+    emulator = refundkit_emulator
+    SECRETS.append(emulator.secret_key)
     host, port = receiver.server_address[:2]
-    registered = emulator.call(
-        "POST", "/api/webhooks", {"name": "python-tests", "url": f"http://{host!s}:{port}/hook"}, key=LIVE_KEY
-    )
-    SECRETS.append(registered["secret"])
-    try:
-        verifier = refundkit.WebhookVerifier(registered["secret"])
-        checkout_id = emulator.paid_checkout(3_000)
-        refund = emulator.client().refund(checkout_id, amount=1_000)
+    registered = emulator.register_webhook(f"http://{host!s}:{port}/hook", "python-tests")
+    SECRETS.append(registered.secret)
+    verifier = refundkit.WebhookVerifier(registered.secret)
+    checkout_id = emulator.paid_checkout(3_000)
+    refund = emulator.client().refund(checkout_id, amount=1_000)
 
-        events = []
-        while True:
-            delivery = receiver.deliveries.get(timeout=30)
-            event = verifier.verify(delivery["headers"].items(), delivery["body"])
-            events.append(event.type)
-            if event.type == "refund.succeeded":
-                break
-        assert set(events) <= {"payment.succeeded", "refund.succeeded"}
-        assert event.refund_id == refund.refund_id
-        assert event.checkout_id == checkout_id
-        assert event.amount == 1_000
-        assert event.status == "succeeded"
-        assert event.failure_reason is None
-    finally:
-        emulator.call("DELETE", f"/api/webhooks/{registered['id']}", key=LIVE_KEY)
+    events = []
+    while True:
+        delivery = receiver.deliveries.get(timeout=30)
+        event = verifier.verify(delivery["headers"].items(), delivery["body"])
+        events.append(event.type)
+        if event.type == "refund.succeeded":
+            break
+    assert set(events) <= {"payment.succeeded", "refund.succeeded"}
+    assert event.refund_id == refund.refund_id
+    assert event.checkout_id == checkout_id
+    assert event.amount == 1_000
+    assert event.status == "succeeded"
+    assert event.failure_reason is None

@@ -9,6 +9,7 @@
 //! its private building blocks.
 
 pub mod client;
+pub mod emulator;
 pub mod error;
 pub mod keys;
 pub mod logging;

@@ -18,7 +18,7 @@ use crate::error;
 const WORKER_THREADS: usize = 2;
 
 /// The runtime, started on the first refund.
-fn runtime() -> refundkit::Result<&'static tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> refundkit::Result<&'static tokio::runtime::Runtime> {
     static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {

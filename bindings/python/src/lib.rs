@@ -10,6 +10,7 @@
 #![allow(unsafe_code)]
 
 mod client;
+mod emulator;
 mod error;
 mod logging;
 mod refund;
@@ -26,6 +27,8 @@ mod native {
 
     #[pymodule_export]
     use super::client::{AsyncClient, Client};
+    #[pymodule_export]
+    use super::emulator::{Delivery, LedgerRefund, TestEmulator, WebhookSubscription};
     #[pymodule_export]
     use super::refund::Refund;
     #[cfg(unix)]

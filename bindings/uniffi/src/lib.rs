@@ -5,6 +5,7 @@
 //!
 //! - [`client`]: `RefundClient`, its `ClientConfig`, `PreparedRefund` and the `Refund` record.
 //! - [`webhooks`]: `WebhookVerifier` and the flat `WebhookEvent` record.
+//! - [`emulator`]: `Emulator`, the in-process emulator for users' tests.
 //! - [`error`]: `RefundError`, the one conversion point from the core error.
 //! - [`logging`]: `LogSink`, `setLogSink`: refundkit's log records in the app's logging.
 //! - `runtime`: the one tokio runtime every call runs on.
@@ -17,6 +18,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod client;
+pub mod emulator;
 pub mod error;
 pub mod logging;
 mod runtime;
@@ -26,6 +28,7 @@ pub use client::{
     defaults, idempotency_key_for, ClientConfig, Defaults, PreparedRefund, Refund, RefundClient,
     TokenProvider,
 };
+pub use emulator::{Delivery, Emulator, EmulatorFaults, LedgerRefund, WebhookSubscription};
 pub use error::{ErrorInfo, RefundError};
 pub use logging::{log_level, set_log_level, set_log_sink, LogLevel, LogSink};
 pub use webhooks::{WebhookEvent, WebhookVerifier};

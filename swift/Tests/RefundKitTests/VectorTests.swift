@@ -107,9 +107,9 @@ final class VectorTests: XCTestCase {
             let expect = c.obj("expect")!
             let kind = expect.str("kind")
             let key = input.str("secret_key") ?? "sk_live_0123456789abcdefghij"
-            let baseUrl = input.str("base_url") ?? (kind == nil ? "http://127.0.0.1:9" : Emulator.baseUrl)
+            let baseUrl = input.str("base_url") ?? (kind == nil ? "http://127.0.0.1:9" : CliEmulator.baseUrl)
             var before = 0
-            if kind != nil { before = try await Emulator.refundRequests() }
+            if kind != nil { before = try await CliEmulator.refundRequests() }
             let error = await expectRefundError {
                 let client = try RefundClient(config: ClientConfig(
                     secretKey: key, baseUrl: baseUrl, maxRetries: 0, timeoutMs: 2_000
@@ -126,7 +126,7 @@ final class VectorTests: XCTestCase {
                 XCTAssertEqual(error.kind(), kind, name)
                 XCTAssertEqual(error.fieldName, expect.str("field"), name)
                 XCTAssertEqual(error.attempts, 0, name)
-                let after = try await Emulator.refundRequests()
+                let after = try await CliEmulator.refundRequests()
                 XCTAssertEqual(after, before, "\(name): a refund request reached the emulator")
                 if key.count > 12 {
                     XCTAssertFalse("\(error)".contains(key), "\(name): the secret leaked")

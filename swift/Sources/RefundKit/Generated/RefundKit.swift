@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -529,6 +545,22 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
 
     public static func write(_ value: Int64, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
     }
 }
 
@@ -619,6 +651,339 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         writeBytes(&buf, value)
     }
 }
+
+
+
+
+/**
+ * A running emulator of the Checkout API on `127.0.0.1` and a free port,
+ * with one live secret key of its own; stopped by `close()`.
+ */
+public protocol EmulatorProtocol: AnyObject, Sendable {
+    
+    /**
+     * Every webhook delivery attempt so far, oldest first, with the exact
+     * signed headers and body.
+     */
+    func deliveries() throws  -> [Delivery]
+    
+    /**
+     * Replaces the faults of the refund endpoint; `EmulatorFaults()`
+     * clears them. Throws `InvalidInput` for a probability outside 0..1.
+     */
+    func faults(faults: EmulatorFaults) throws 
+    
+    /**
+     * Creates a live ZAR checkout of `amount` cents (at least 200), pays
+     * it and returns its id. Checkout `metadata`
+     * `{"emulator.refund": "fail"}` makes its refunds fail.
+     */
+    func paidCheckout(amount: Int64, metadata: [String: String]?) throws  -> String
+    
+    /**
+     * The port it listens on.
+     */
+    func port()  -> UInt16
+    
+    /**
+     * The ledger, oldest first: the refunds actually made, of one
+     * checkout or (`null`/`nil`) of all.
+     */
+    func refunds(checkoutId: String?) throws  -> [LedgerRefund]
+    
+    /**
+     * Registers `url`: every later event is signed and POSTed there, and
+     * logged in `deliveries()` whether or not anything answers.
+     */
+    func registerWebhook(url: String, name: String) throws  -> WebhookSubscription
+    
+    /**
+     * Forgets every checkout, refund, idempotency key, webhook, delivery
+     * and fault.
+     */
+    func reset() throws 
+    
+    /**
+     * The one key it accepts (`sk_live_…`); any other gets 403.
+     */
+    func secretKey()  -> String
+    
+    /**
+     * `http://127.0.0.1:PORT`: the client's base URL.
+     */
+    func url()  -> String
+    
+    /**
+     * Blocks until at least `count` attempts of `event_type` (any when
+     * `null`/`nil`) are logged and returns them, oldest first. Throws
+     * `Timeout` after `timeout_ms`.
+     */
+    func waitForDeliveries(eventType: String?, count: UInt32, timeoutMs: UInt64) throws  -> [Delivery]
+    
+}
+/**
+ * A running emulator of the Checkout API on `127.0.0.1` and a free port,
+ * with one live secret key of its own; stopped by `close()`.
+ */
+open class Emulator: EmulatorProtocol, @unchecked Sendable, CustomStringConvertible {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_refundkit_uniffi_fn_clone_emulator(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_refundkit_uniffi_fn_free_emulator(handle, $0) }
+    }
+
+    
+    /**
+     * Starts an emulator. `webhook_time_scale` multiplies the webhook
+     * retry delays (default 0.001: 5 minutes become 0.3 s).
+     */
+public static func start(webhookTimeScale: Double? = nil)throws  -> Emulator  {
+    return try  FfiConverterTypeEmulator_lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_constructor_emulator_start(
+        FfiConverterOptionDouble.lower(webhookTimeScale),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * Every webhook delivery attempt so far, oldest first, with the exact
+     * signed headers and body.
+     */
+open func deliveries()throws  -> [Delivery]  {
+    return try  FfiConverterSequenceTypeDelivery.lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_deliveries(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Replaces the faults of the refund endpoint; `EmulatorFaults()`
+     * clears them. Throws `InvalidInput` for a probability outside 0..1.
+     */
+open func faults(faults: EmulatorFaults)throws   {try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_faults(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeEmulatorFaults_lower(faults),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Creates a live ZAR checkout of `amount` cents (at least 200), pays
+     * it and returns its id. Checkout `metadata`
+     * `{"emulator.refund": "fail"}` makes its refunds fail.
+     */
+open func paidCheckout(amount: Int64, metadata: [String: String]? = nil)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_paid_checkout(
+            self.uniffiCloneHandle(),
+        FfiConverterInt64.lower(amount),
+        FfiConverterOptionDictionaryStringString.lower(metadata),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The port it listens on.
+     */
+open func port() -> UInt16  {
+    return try!  FfiConverterUInt16.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_port(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The ledger, oldest first: the refunds actually made, of one
+     * checkout or (`null`/`nil`) of all.
+     */
+open func refunds(checkoutId: String? = nil)throws  -> [LedgerRefund]  {
+    return try  FfiConverterSequenceTypeLedgerRefund.lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_refunds(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(checkoutId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Registers `url`: every later event is signed and POSTed there, and
+     * logged in `deliveries()` whether or not anything answers.
+     */
+open func registerWebhook(url: String, name: String = "refundkit tests")throws  -> WebhookSubscription  {
+    return try  FfiConverterTypeWebhookSubscription_lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_register_webhook(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(url),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Forgets every checkout, refund, idempotency key, webhook, delivery
+     * and fault.
+     */
+open func reset()throws   {try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_reset(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The one key it accepts (`sk_live_…`); any other gets 403.
+     */
+open func secretKey() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_secret_key(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `http://127.0.0.1:PORT`: the client's base URL.
+     */
+open func url() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Blocks until at least `count` attempts of `event_type` (any when
+     * `null`/`nil`) are logged and returns them, oldest first. Throws
+     * `Timeout` after `timeout_ms`.
+     */
+open func waitForDeliveries(eventType: String?, count: UInt32 = UInt32(1), timeoutMs: UInt64 = UInt64(10000))throws  -> [Delivery]  {
+    return try  FfiConverterSequenceTypeDelivery.lift(try rustCallWithError(FfiConverterTypeRefundError_lift) {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_wait_for_deliveries(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(eventType),
+        FfiConverterUInt32.lower(count),
+        FfiConverterUInt64.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_emulator_uniffi_trait_display(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEmulator: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Emulator
+
+    public static func lift(_ handle: UInt64) throws -> Emulator {
+        return Emulator(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Emulator) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Emulator {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Emulator, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmulator_lift(_ handle: UInt64) throws -> Emulator {
+    return try FfiConverterTypeEmulator.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmulator_lower(_ value: Emulator) -> UInt64 {
+    return FfiConverterTypeEmulator.lower(value)
+}
+
+
 
 
 
@@ -1562,6 +1927,182 @@ public func FfiConverterTypeTokenProvider_lower(_ value: TokenProvider) -> UInt6
 
 
 /**
+ * A webhook subscription; `secret()` is what `WebhookVerifier` needs.
+ * Its text form never shows the secret.
+ */
+public protocol WebhookSubscriptionProtocol: AnyObject, Sendable {
+    
+    /**
+     * `sub_…`.
+     */
+    func id()  -> String
+    
+    /**
+     * `whsec_…`, the signing secret.
+     */
+    func secret()  -> String
+    
+    /**
+     * The URL deliveries go to.
+     */
+    func url()  -> String
+    
+}
+/**
+ * A webhook subscription; `secret()` is what `WebhookVerifier` needs.
+ * Its text form never shows the secret.
+ */
+open class WebhookSubscription: WebhookSubscriptionProtocol, @unchecked Sendable, CustomStringConvertible {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_refundkit_uniffi_fn_clone_webhooksubscription(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_refundkit_uniffi_fn_free_webhooksubscription(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * `sub_…`.
+     */
+open func id() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_webhooksubscription_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `whsec_…`, the signing secret.
+     */
+open func secret() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_webhooksubscription_secret(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The URL deliveries go to.
+     */
+open func url() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_webhooksubscription_url(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_refundkit_uniffi_fn_method_webhooksubscription_uniffi_trait_display(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWebhookSubscription: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = WebhookSubscription
+
+    public static func lift(_ handle: UInt64) throws -> WebhookSubscription {
+        return WebhookSubscription(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: WebhookSubscription) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WebhookSubscription {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: WebhookSubscription, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWebhookSubscription_lift(_ handle: UInt64) throws -> WebhookSubscription {
+    return try FfiConverterTypeWebhookSubscription.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWebhookSubscription_lower(_ value: WebhookSubscription) -> UInt64 {
+    return FfiConverterTypeWebhookSubscription.lower(value)
+}
+
+
+
+
+
+
+/**
  * Verifies Standard Webhooks signatures on the raw body bytes and parses
  * the event. Accepts a signature made with any of its secrets, so a
  * secret can be rotated without downtime. Never shows its secrets.
@@ -2000,6 +2541,286 @@ public func FfiConverterTypeDefaults_lower(_ value: Defaults) -> RustBuffer {
 
 
 /**
+ * One webhook delivery attempt: where, how it ended, and the signed
+ * request (`headers`, `body`) to give to `WebhookVerifier.verify`.
+ */
+public struct Delivery: Equatable, Hashable {
+    /**
+     * The event id, also the `webhook-id` header.
+     */
+    public let webhookId: String
+    /**
+     * The subscription delivered to.
+     */
+    public let subscriptionId: String
+    /**
+     * `payment.succeeded`, `refund.succeeded` or `refund.failed`.
+     */
+    public let eventType: String
+    /**
+     * The registered URL.
+     */
+    public let url: String
+    /**
+     * 1 for the first attempt, then 2, 3, …
+     */
+    public let attempt: UInt32
+    /**
+     * The receiver's status; null when it did not answer.
+     */
+    public let status: UInt16?
+    /**
+     * Why the attempt failed; null on a 2xx.
+     */
+    public let error: String?
+    /**
+     * The `webhook-timestamp` sent (Unix seconds).
+     */
+    public let timestamp: Int64
+    /**
+     * `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+     */
+    public let headers: [String: String]
+    /**
+     * The exact body sent.
+     */
+    public let body: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The event id, also the `webhook-id` header.
+         */webhookId: String, 
+        /**
+         * The subscription delivered to.
+         */subscriptionId: String, 
+        /**
+         * `payment.succeeded`, `refund.succeeded` or `refund.failed`.
+         */eventType: String, 
+        /**
+         * The registered URL.
+         */url: String, 
+        /**
+         * 1 for the first attempt, then 2, 3, …
+         */attempt: UInt32, 
+        /**
+         * The receiver's status; null when it did not answer.
+         */status: UInt16?, 
+        /**
+         * Why the attempt failed; null on a 2xx.
+         */error: String?, 
+        /**
+         * The `webhook-timestamp` sent (Unix seconds).
+         */timestamp: Int64, 
+        /**
+         * `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+         */headers: [String: String], 
+        /**
+         * The exact body sent.
+         */body: Data) {
+        self.webhookId = webhookId
+        self.subscriptionId = subscriptionId
+        self.eventType = eventType
+        self.url = url
+        self.attempt = attempt
+        self.status = status
+        self.error = error
+        self.timestamp = timestamp
+        self.headers = headers
+        self.body = body
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Delivery: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDelivery: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Delivery {
+        return
+            try Delivery(
+                webhookId: FfiConverterString.read(from: &buf), 
+                subscriptionId: FfiConverterString.read(from: &buf), 
+                eventType: FfiConverterString.read(from: &buf), 
+                url: FfiConverterString.read(from: &buf), 
+                attempt: FfiConverterUInt32.read(from: &buf), 
+                status: FfiConverterOptionUInt16.read(from: &buf), 
+                error: FfiConverterOptionString.read(from: &buf), 
+                timestamp: FfiConverterInt64.read(from: &buf), 
+                headers: FfiConverterDictionaryStringString.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Delivery, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.webhookId, into: &buf)
+        FfiConverterString.write(value.subscriptionId, into: &buf)
+        FfiConverterString.write(value.eventType, into: &buf)
+        FfiConverterString.write(value.url, into: &buf)
+        FfiConverterUInt32.write(value.attempt, into: &buf)
+        FfiConverterOptionUInt16.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.error, into: &buf)
+        FfiConverterInt64.write(value.timestamp, into: &buf)
+        FfiConverterDictionaryStringString.write(value.headers, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDelivery_lift(_ buf: RustBuffer) throws -> Delivery {
+    return try FfiConverterTypeDelivery.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDelivery_lower(_ value: Delivery) -> RustBuffer {
+    return FfiConverterTypeDelivery.lower(value)
+}
+
+
+/**
+ * Fault probabilities (0 to 1) for the refund endpoint, named as the
+ * emulator's faults JSON; unset means 0.
+ */
+public struct EmulatorFaults: Equatable, Hashable {
+    /**
+     * Cut the connection before the refund is made.
+     */
+    public let dropBefore: Double?
+    /**
+     * Make the refund, then cut the connection: the answer is lost.
+     */
+    public let dropAfter: Double?
+    /**
+     * Answer 500 without making the refund.
+     */
+    public let error5xx: Double?
+    /**
+     * Answer 429 with `Retry-After: retry_after_secs`.
+     */
+    public let rateLimit: Double?
+    /**
+     * The `Retry-After` of a 429, in seconds.
+     */
+    public let retryAfterSecs: UInt64?
+    /**
+     * Wait `delay_ms` before handling the request.
+     */
+    public let delay: Double?
+    /**
+     * How long a delay lasts, in milliseconds.
+     */
+    public let delayMs: UInt64?
+    /**
+     * Seed of the fault dice, for a run that repeats exactly.
+     */
+    public let seed: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Cut the connection before the refund is made.
+         */dropBefore: Double? = nil, 
+        /**
+         * Make the refund, then cut the connection: the answer is lost.
+         */dropAfter: Double? = nil, 
+        /**
+         * Answer 500 without making the refund.
+         */error5xx: Double? = nil, 
+        /**
+         * Answer 429 with `Retry-After: retry_after_secs`.
+         */rateLimit: Double? = nil, 
+        /**
+         * The `Retry-After` of a 429, in seconds.
+         */retryAfterSecs: UInt64? = nil, 
+        /**
+         * Wait `delay_ms` before handling the request.
+         */delay: Double? = nil, 
+        /**
+         * How long a delay lasts, in milliseconds.
+         */delayMs: UInt64? = nil, 
+        /**
+         * Seed of the fault dice, for a run that repeats exactly.
+         */seed: UInt64? = nil) {
+        self.dropBefore = dropBefore
+        self.dropAfter = dropAfter
+        self.error5xx = error5xx
+        self.rateLimit = rateLimit
+        self.retryAfterSecs = retryAfterSecs
+        self.delay = delay
+        self.delayMs = delayMs
+        self.seed = seed
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EmulatorFaults: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEmulatorFaults: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EmulatorFaults {
+        return
+            try EmulatorFaults(
+                dropBefore: FfiConverterOptionDouble.read(from: &buf), 
+                dropAfter: FfiConverterOptionDouble.read(from: &buf), 
+                error5xx: FfiConverterOptionDouble.read(from: &buf), 
+                rateLimit: FfiConverterOptionDouble.read(from: &buf), 
+                retryAfterSecs: FfiConverterOptionUInt64.read(from: &buf), 
+                delay: FfiConverterOptionDouble.read(from: &buf), 
+                delayMs: FfiConverterOptionUInt64.read(from: &buf), 
+                seed: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EmulatorFaults, into buf: inout [UInt8]) {
+        FfiConverterOptionDouble.write(value.dropBefore, into: &buf)
+        FfiConverterOptionDouble.write(value.dropAfter, into: &buf)
+        FfiConverterOptionDouble.write(value.error5xx, into: &buf)
+        FfiConverterOptionDouble.write(value.rateLimit, into: &buf)
+        FfiConverterOptionUInt64.write(value.retryAfterSecs, into: &buf)
+        FfiConverterOptionDouble.write(value.delay, into: &buf)
+        FfiConverterOptionUInt64.write(value.delayMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.seed, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmulatorFaults_lift(_ buf: RustBuffer) throws -> EmulatorFaults {
+    return try FfiConverterTypeEmulatorFaults.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEmulatorFaults_lower(_ value: EmulatorFaults) -> RustBuffer {
+    return FfiConverterTypeEmulatorFaults.lower(value)
+}
+
+
+/**
  * The fields every [`RefundError`] variant carries, plus its kind.
  *
  * Returned by `RefundError.info()` so that code which caught the base type
@@ -2182,6 +3003,155 @@ public func FfiConverterTypeErrorInfo_lift(_ buf: RustBuffer) throws -> ErrorInf
 #endif
 public func FfiConverterTypeErrorInfo_lower(_ value: ErrorInfo) -> RustBuffer {
     return FfiConverterTypeErrorInfo.lower(value)
+}
+
+
+/**
+ * A refund the emulator actually made (one row of its ledger).
+ */
+public struct LedgerRefund: Equatable, Hashable {
+    /**
+     * `rfd_…`, as the refund's `refundId`.
+     */
+    public let refundId: String
+    /**
+     * The checkout refunded.
+     */
+    public let checkoutId: String
+    /**
+     * The checkout's payment (`p_…`).
+     */
+    public let paymentId: String?
+    /**
+     * Cents refunded.
+     */
+    public let amount: Int64
+    /**
+     * Always `ZAR`.
+     */
+    public let currency: String
+    /**
+     * `succeeded`, or `failed` for checkouts set up to fail.
+     */
+    public let status: String
+    /**
+     * `live`.
+     */
+    public let mode: String
+    /**
+     * The `Idempotency-Key` it was made with.
+     */
+    public let idempotencyKey: String?
+    /**
+     * The refund request's metadata.
+     */
+    public let metadata: [String: String]?
+    /**
+     * When it was made (ISO 8601, UTC).
+     */
+    public let createdDate: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `rfd_…`, as the refund's `refundId`.
+         */refundId: String, 
+        /**
+         * The checkout refunded.
+         */checkoutId: String, 
+        /**
+         * The checkout's payment (`p_…`).
+         */paymentId: String?, 
+        /**
+         * Cents refunded.
+         */amount: Int64, 
+        /**
+         * Always `ZAR`.
+         */currency: String, 
+        /**
+         * `succeeded`, or `failed` for checkouts set up to fail.
+         */status: String, 
+        /**
+         * `live`.
+         */mode: String, 
+        /**
+         * The `Idempotency-Key` it was made with.
+         */idempotencyKey: String?, 
+        /**
+         * The refund request's metadata.
+         */metadata: [String: String]?, 
+        /**
+         * When it was made (ISO 8601, UTC).
+         */createdDate: String) {
+        self.refundId = refundId
+        self.checkoutId = checkoutId
+        self.paymentId = paymentId
+        self.amount = amount
+        self.currency = currency
+        self.status = status
+        self.mode = mode
+        self.idempotencyKey = idempotencyKey
+        self.metadata = metadata
+        self.createdDate = createdDate
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LedgerRefund: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLedgerRefund: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LedgerRefund {
+        return
+            try LedgerRefund(
+                refundId: FfiConverterString.read(from: &buf), 
+                checkoutId: FfiConverterString.read(from: &buf), 
+                paymentId: FfiConverterOptionString.read(from: &buf), 
+                amount: FfiConverterInt64.read(from: &buf), 
+                currency: FfiConverterString.read(from: &buf), 
+                status: FfiConverterString.read(from: &buf), 
+                mode: FfiConverterString.read(from: &buf), 
+                idempotencyKey: FfiConverterOptionString.read(from: &buf), 
+                metadata: FfiConverterOptionDictionaryStringString.read(from: &buf), 
+                createdDate: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LedgerRefund, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.refundId, into: &buf)
+        FfiConverterString.write(value.checkoutId, into: &buf)
+        FfiConverterOptionString.write(value.paymentId, into: &buf)
+        FfiConverterInt64.write(value.amount, into: &buf)
+        FfiConverterString.write(value.currency, into: &buf)
+        FfiConverterString.write(value.status, into: &buf)
+        FfiConverterString.write(value.mode, into: &buf)
+        FfiConverterOptionString.write(value.idempotencyKey, into: &buf)
+        FfiConverterOptionDictionaryStringString.write(value.metadata, into: &buf)
+        FfiConverterString.write(value.createdDate, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLedgerRefund_lift(_ buf: RustBuffer) throws -> LedgerRefund {
+    return try FfiConverterTypeLedgerRefund.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLedgerRefund_lower(_ value: LedgerRefund) -> RustBuffer {
+    return FfiConverterTypeLedgerRefund.lower(value)
 }
 
 
@@ -3806,6 +4776,30 @@ public func FfiConverterTypeRefundError_lower(_ value: RefundError) -> RustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
+    typealias SwiftType = UInt16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt16.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
     typealias SwiftType = UInt32?
 
@@ -3894,6 +4888,30 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
+    typealias SwiftType = Double?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDouble.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDouble.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4015,6 +5033,56 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDelivery: FfiConverterRustBuffer {
+    typealias SwiftType = [Delivery]
+
+    public static func write(_ value: [Delivery], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDelivery.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Delivery] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Delivery]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDelivery.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLedgerRefund: FfiConverterRustBuffer {
+    typealias SwiftType = [LedgerRefund]
+
+    public static func write(_ value: [LedgerRefund], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLedgerRefund.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LedgerRefund] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LedgerRefund]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLedgerRefund.read(from: &buf))
         }
         return seq
     }
@@ -4295,6 +5363,45 @@ private let initializationResult: InitializationResult = {
     if (uniffi_refundkit_uniffi_checksum_method_tokenprovider_token() != 18193) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_deliveries() != 22367) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_faults() != 23945) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_paid_checkout() != 18426) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_port() != 50948) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_refunds() != 13850) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_register_webhook() != 25844) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_reset() != 46687) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_secret_key() != 11907) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_url() != 14041) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_emulator_wait_for_deliveries() != 53370) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_webhooksubscription_id() != 35981) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_webhooksubscription_secret() != 15019) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_method_webhooksubscription_url() != 39920) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_refundkit_uniffi_checksum_method_logsink_log() != 2688) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4308,6 +5415,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_refundkit_uniffi_checksum_constructor_refundclient_new() != 23908) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_refundkit_uniffi_checksum_constructor_emulator_start() != 844) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_refundkit_uniffi_checksum_constructor_webhookverifier_new() != 8943) {

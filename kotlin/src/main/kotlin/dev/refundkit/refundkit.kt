@@ -752,6 +752,32 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_refundkit_uniffi_checksum_method_tokenprovider_token(
     ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_deliveries(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_faults(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_paid_checkout(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_port(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_refunds(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_register_webhook(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_reset(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_secret_key(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_url(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_emulator_wait_for_deliveries(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_webhooksubscription_id(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_webhooksubscription_secret(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_method_webhooksubscription_url(
+    ): Int
     external fun uniffi_refundkit_uniffi_checksum_method_logsink_log(
     ): Int
     external fun uniffi_refundkit_uniffi_checksum_method_webhookverifier_verify(
@@ -761,6 +787,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_refundkit_uniffi_checksum_constructor_refundclient_for_relay(
     ): Int
     external fun uniffi_refundkit_uniffi_checksum_constructor_refundclient_new(
+    ): Int
+    external fun uniffi_refundkit_uniffi_checksum_constructor_emulator_start(
     ): Int
     external fun uniffi_refundkit_uniffi_checksum_constructor_webhookverifier_new(
     ): Int
@@ -824,6 +852,46 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_refundkit_uniffi_fn_method_tokenprovider_token(`ptr`: Long,`forceRefresh`: Byte,
     ): Long
+    external fun uniffi_refundkit_uniffi_fn_clone_emulator(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_refundkit_uniffi_fn_free_emulator(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_refundkit_uniffi_fn_constructor_emulator_start(`webhookTimeScale`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_deliveries(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_faults(`ptr`: Long,`faults`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_paid_checkout(`ptr`: Long,`amount`: Long,`metadata`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_port(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_refunds(`ptr`: Long,`checkoutId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_register_webhook(`ptr`: Long,`url`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_secret_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_wait_for_deliveries(`ptr`: Long,`eventType`: RustBuffer.ByValue,`count`: Int,`timeoutMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_emulator_uniffi_trait_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_clone_webhooksubscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_refundkit_uniffi_fn_free_webhooksubscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_refundkit_uniffi_fn_method_webhooksubscription_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_webhooksubscription_secret(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_webhooksubscription_url(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_refundkit_uniffi_fn_method_webhooksubscription_uniffi_trait_display(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_refundkit_uniffi_fn_clone_logsink(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_refundkit_uniffi_fn_free_logsink(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1022,6 +1090,45 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_refundkit_uniffi_checksum_method_tokenprovider_token() and 0xFFFF) != 18193) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_deliveries() and 0xFFFF) != 22367) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_faults() and 0xFFFF) != 23945) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_paid_checkout() and 0xFFFF) != 18426) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_port() and 0xFFFF) != 50948) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_refunds() and 0xFFFF) != 13850) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_register_webhook() and 0xFFFF) != 25844) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_reset() and 0xFFFF) != 46687) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_secret_key() and 0xFFFF) != 11907) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_url() and 0xFFFF) != 14041) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_emulator_wait_for_deliveries() and 0xFFFF) != 53370) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_webhooksubscription_id() and 0xFFFF) != 35981) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_webhooksubscription_secret() and 0xFFFF) != 15019) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_method_webhooksubscription_url() and 0xFFFF) != 39920) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_refundkit_uniffi_checksum_method_logsink_log() and 0xFFFF) != 2688) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1035,6 +1142,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_refundkit_uniffi_checksum_constructor_refundclient_new() and 0xFFFF) != 23908) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_refundkit_uniffi_checksum_constructor_emulator_start() and 0xFFFF) != 844) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_refundkit_uniffi_checksum_constructor_webhookverifier_new() and 0xFFFF) != 8943) {
@@ -1363,6 +1473,33 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -1449,6 +1586,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 
     override fun write(value: Long, buf: ByteBuffer) {
         buf.putLong(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterDouble: FfiConverter<Double, Double> {
+    override fun lift(value: Double): Double {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Double {
+        return buf.getDouble()
+    }
+
+    override fun lower(value: Double): Double {
+        return value
+    }
+
+    override fun allocationSize(value: Double) = 8UL
+
+    override fun write(value: Double, buf: ByteBuffer) {
+        buf.putDouble(value)
     }
 }
 
@@ -1548,6 +1708,523 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A running emulator of the Checkout API on `127.0.0.1` and a free port,
+ * with one live secret key of its own; stopped by `close()`.
+ */
+public interface EmulatorInterface {
+    
+    /**
+     * Every webhook delivery attempt so far, oldest first, with the exact
+     * signed headers and body.
+     */
+    fun `deliveries`(): List<Delivery>
+    
+    /**
+     * Replaces the faults of the refund endpoint; `EmulatorFaults()`
+     * clears them. Throws `InvalidInput` for a probability outside 0..1.
+     */
+    fun `faults`(`faults`: EmulatorFaults)
+    
+    /**
+     * Creates a live ZAR checkout of `amount` cents (at least 200), pays
+     * it and returns its id. Checkout `metadata`
+     * `{"emulator.refund": "fail"}` makes its refunds fail.
+     */
+    fun `paidCheckout`(`amount`: kotlin.Long, `metadata`: Map<kotlin.String, kotlin.String>? = null): kotlin.String
+    
+    /**
+     * The port it listens on.
+     */
+    fun `port`(): kotlin.UShort
+    
+    /**
+     * The ledger, oldest first: the refunds actually made, of one
+     * checkout or (`null`/`nil`) of all.
+     */
+    fun `refunds`(`checkoutId`: kotlin.String? = null): List<LedgerRefund>
+    
+    /**
+     * Registers `url`: every later event is signed and POSTed there, and
+     * logged in `deliveries()` whether or not anything answers.
+     */
+    fun `registerWebhook`(`url`: kotlin.String, `name`: kotlin.String = "refundkit tests"): WebhookSubscription
+    
+    /**
+     * Forgets every checkout, refund, idempotency key, webhook, delivery
+     * and fault.
+     */
+    fun `reset`()
+    
+    /**
+     * The one key it accepts (`sk_live_…`); any other gets 403.
+     */
+    fun `secretKey`(): kotlin.String
+    
+    /**
+     * `http://127.0.0.1:PORT`: the client's base URL.
+     */
+    fun `url`(): kotlin.String
+    
+    /**
+     * Blocks until at least `count` attempts of `event_type` (any when
+     * `null`/`nil`) are logged and returns them, oldest first. Throws
+     * `Timeout` after `timeout_ms`.
+     */
+    fun `waitForDeliveries`(`eventType`: kotlin.String?, `count`: kotlin.UInt = 1u, `timeoutMs`: kotlin.ULong = 10000uL): List<Delivery>
+    
+    companion object
+}
+
+/**
+ * A running emulator of the Checkout API on `127.0.0.1` and a free port,
+ * with one live secret key of its own; stopped by `close()`.
+ */
+open class Emulator: Disposable, AutoCloseable, EmulatorInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_refundkit_uniffi_fn_free_emulator(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_refundkit_uniffi_fn_clone_emulator(handle, status)
+        }
+    }
+
+    
+    /**
+     * Every webhook delivery attempt so far, oldest first, with the exact
+     * signed headers and body.
+     */
+    @Throws(RefundException::class)override fun `deliveries`(): List<Delivery> {
+            return FfiConverterSequenceTypeDelivery.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_deliveries(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Replaces the faults of the refund endpoint; `EmulatorFaults()`
+     * clears them. Throws `InvalidInput` for a probability outside 0..1.
+     */
+    @Throws(RefundException::class)override fun `faults`(`faults`: EmulatorFaults)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_faults(
+        it,
+        
+        FfiConverterTypeEmulatorFaults.lower(`faults`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Creates a live ZAR checkout of `amount` cents (at least 200), pays
+     * it and returns its id. Checkout `metadata`
+     * `{"emulator.refund": "fail"}` makes its refunds fail.
+     */
+    @Throws(RefundException::class)override fun `paidCheckout`(`amount`: kotlin.Long, `metadata`: Map<kotlin.String, kotlin.String>?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_paid_checkout(
+        it,
+        
+        FfiConverterLong.lower(`amount`),
+        FfiConverterOptionalMapStringString.lower(`metadata`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The port it listens on.
+     */override fun `port`(): kotlin.UShort {
+            return FfiConverterUShort.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_port(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The ledger, oldest first: the refunds actually made, of one
+     * checkout or (`null`/`nil`) of all.
+     */
+    @Throws(RefundException::class)override fun `refunds`(`checkoutId`: kotlin.String?): List<LedgerRefund> {
+            return FfiConverterSequenceTypeLedgerRefund.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_refunds(
+        it,
+        
+        FfiConverterOptionalString.lower(`checkoutId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Registers `url`: every later event is signed and POSTed there, and
+     * logged in `deliveries()` whether or not anything answers.
+     */
+    @Throws(RefundException::class)override fun `registerWebhook`(`url`: kotlin.String, `name`: kotlin.String): WebhookSubscription {
+            return FfiConverterTypeWebhookSubscription.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_register_webhook(
+        it,
+        
+        FfiConverterString.lower(`url`),
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Forgets every checkout, refund, idempotency key, webhook, delivery
+     * and fault.
+     */
+    @Throws(RefundException::class)override fun `reset`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_reset(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The one key it accepts (`sk_live_…`); any other gets 403.
+     */override fun `secretKey`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_secret_key(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `http://127.0.0.1:PORT`: the client's base URL.
+     */override fun `url`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_url(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Blocks until at least `count` attempts of `event_type` (any when
+     * `null`/`nil`) are logged and returns them, oldest first. Throws
+     * `Timeout` after `timeout_ms`.
+     */
+    @Throws(RefundException::class)override fun `waitForDeliveries`(`eventType`: kotlin.String?, `count`: kotlin.UInt, `timeoutMs`: kotlin.ULong): List<Delivery> {
+            return FfiConverterSequenceTypeDelivery.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_wait_for_deliveries(
+        it,
+        
+        FfiConverterOptionalString.lower(`eventType`),
+        FfiConverterUInt.lower(`count`),
+        FfiConverterULong.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_emulator_uniffi_trait_display(
+        it,
+        _status)
+}
+    }
+    )
+    }
+
+    
+    companion object {
+        
+    /**
+     * Starts an emulator. `webhook_time_scale` multiplies the webhook
+     * retry delays (default 0.001: 5 minutes become 0.3 s).
+     */
+    @Throws(RefundException::class) fun `start`(`webhookTimeScale`: kotlin.Double? = null): Emulator {
+            return FfiConverterTypeEmulator.lift(
+    uniffiRustCallWithError(RefundException) { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_constructor_emulator_start(
+    
+        
+        FfiConverterOptionalDouble.lower(`webhookTimeScale`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEmulator: FfiConverter<Emulator, Long> {
+    override fun lower(value: Emulator): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Emulator {
+        return Emulator(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Emulator {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Emulator) = 8UL
+
+    override fun write(value: Emulator, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -1813,6 +2490,7 @@ open class LogSinkImpl: Disposable, AutoCloseable, LogSink
 // Put the implementation in an object so we don't pollute the top-level namespace
 internal object uniffiCallbackInterfaceLogSink {
     internal object `log`: UniffiCallbackInterfaceLogSinkMethod0 {
+        init { com.sun.jna.Native.setCallbackThreadInitializer(this, com.sun.jna.CallbackThreadInitializer(true, false, "refundkit-rust")) } // scripts/gen-bindings: ADR 0022
         override fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`fields`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeLogSink.handleMap.get(uniffiHandle)
             val makeCall = { ->
@@ -1828,12 +2506,16 @@ internal object uniffiCallbackInterfaceLogSink {
     }
 
     internal object uniffiFree: UniffiCallbackInterfaceFree {
+
+        init { com.sun.jna.Native.setCallbackThreadInitializer(this, com.sun.jna.CallbackThreadInitializer(true, false, "refundkit-rust")) } // scripts/gen-bindings: ADR 0022
         override fun callback(handle: Long) {
             FfiConverterTypeLogSink.handleMap.remove(handle)
         }
     }
 
     internal object uniffiClone: UniffiCallbackInterfaceClone {
+
+        init { com.sun.jna.Native.setCallbackThreadInitializer(this, com.sun.jna.CallbackThreadInitializer(true, false, "refundkit-rust")) } // scripts/gen-bindings: ADR 0022
         override fun callback(handle: Long): Long {
             return FfiConverterTypeLogSink.handleMap.clone(handle)
         }
@@ -3129,6 +3811,329 @@ public object FfiConverterTypeTokenProvider: FfiConverter<TokenProvider, Long> {
 
 
 /**
+ * A webhook subscription; `secret()` is what `WebhookVerifier` needs.
+ * Its text form never shows the secret.
+ */
+public interface WebhookSubscriptionInterface {
+    
+    /**
+     * `sub_…`.
+     */
+    fun `id`(): kotlin.String
+    
+    /**
+     * `whsec_…`, the signing secret.
+     */
+    fun `secret`(): kotlin.String
+    
+    /**
+     * The URL deliveries go to.
+     */
+    fun `url`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * A webhook subscription; `secret()` is what `WebhookVerifier` needs.
+ * Its text form never shows the secret.
+ */
+open class WebhookSubscription: Disposable, AutoCloseable, WebhookSubscriptionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_refundkit_uniffi_fn_free_webhooksubscription(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_refundkit_uniffi_fn_clone_webhooksubscription(handle, status)
+        }
+    }
+
+    
+    /**
+     * `sub_…`.
+     */override fun `id`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_webhooksubscription_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `whsec_…`, the signing secret.
+     */override fun `secret`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_webhooksubscription_secret(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The URL deliveries go to.
+     */override fun `url`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_webhooksubscription_url(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_refundkit_uniffi_fn_method_webhooksubscription_uniffi_trait_display(
+        it,
+        _status)
+}
+    }
+    )
+    }
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWebhookSubscription: FfiConverter<WebhookSubscription, Long> {
+    override fun lower(value: WebhookSubscription): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): WebhookSubscription {
+        return WebhookSubscription(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): WebhookSubscription {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: WebhookSubscription) = 8UL
+
+    override fun write(value: WebhookSubscription, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Verifies Standard Webhooks signatures on the raw body bytes and parses
  * the event. Accepts a signature made with any of its secrets, so a
  * secret can be rotated without downtime. Never shows its secrets.
@@ -3543,6 +4548,214 @@ public object FfiConverterTypeDefaults: FfiConverterRustBuffer<Defaults> {
 
 
 /**
+ * One webhook delivery attempt: where, how it ended, and the signed
+ * request (`headers`, `body`) to give to `WebhookVerifier.verify`.
+ */
+data class Delivery (
+    /**
+     * The event id, also the `webhook-id` header.
+     */
+    val `webhookId`: kotlin.String
+    , 
+    /**
+     * The subscription delivered to.
+     */
+    val `subscriptionId`: kotlin.String
+    , 
+    /**
+     * `payment.succeeded`, `refund.succeeded` or `refund.failed`.
+     */
+    val `eventType`: kotlin.String
+    , 
+    /**
+     * The registered URL.
+     */
+    val `url`: kotlin.String
+    , 
+    /**
+     * 1 for the first attempt, then 2, 3, …
+     */
+    val `attempt`: kotlin.UInt
+    , 
+    /**
+     * The receiver's status; null when it did not answer.
+     */
+    val `status`: kotlin.UShort?
+    , 
+    /**
+     * Why the attempt failed; null on a 2xx.
+     */
+    val `error`: kotlin.String?
+    , 
+    /**
+     * The `webhook-timestamp` sent (Unix seconds).
+     */
+    val `timestamp`: kotlin.Long
+    , 
+    /**
+     * `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+     */
+    val `headers`: Map<kotlin.String, kotlin.String>
+    , 
+    /**
+     * The exact body sent.
+     */
+    val `body`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDelivery: FfiConverterRustBuffer<Delivery> {
+    override fun read(buf: ByteBuffer): Delivery {
+        return Delivery(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalUShort.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterMapStringString.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Delivery) = (
+            FfiConverterString.allocationSize(value.`webhookId`) +
+            FfiConverterString.allocationSize(value.`subscriptionId`) +
+            FfiConverterString.allocationSize(value.`eventType`) +
+            FfiConverterString.allocationSize(value.`url`) +
+            FfiConverterUInt.allocationSize(value.`attempt`) +
+            FfiConverterOptionalUShort.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`error`) +
+            FfiConverterLong.allocationSize(value.`timestamp`) +
+            FfiConverterMapStringString.allocationSize(value.`headers`) +
+            FfiConverterByteArray.allocationSize(value.`body`)
+    )
+
+    override fun write(value: Delivery, buf: ByteBuffer) {
+            FfiConverterString.write(value.`webhookId`, buf)
+            FfiConverterString.write(value.`subscriptionId`, buf)
+            FfiConverterString.write(value.`eventType`, buf)
+            FfiConverterString.write(value.`url`, buf)
+            FfiConverterUInt.write(value.`attempt`, buf)
+            FfiConverterOptionalUShort.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`error`, buf)
+            FfiConverterLong.write(value.`timestamp`, buf)
+            FfiConverterMapStringString.write(value.`headers`, buf)
+            FfiConverterByteArray.write(value.`body`, buf)
+    }
+}
+
+
+
+/**
+ * Fault probabilities (0 to 1) for the refund endpoint, named as the
+ * emulator's faults JSON; unset means 0.
+ */
+data class EmulatorFaults (
+    /**
+     * Cut the connection before the refund is made.
+     */
+    val `dropBefore`: kotlin.Double? = null 
+    , 
+    /**
+     * Make the refund, then cut the connection: the answer is lost.
+     */
+    val `dropAfter`: kotlin.Double? = null 
+    , 
+    /**
+     * Answer 500 without making the refund.
+     */
+    val `error5xx`: kotlin.Double? = null 
+    , 
+    /**
+     * Answer 429 with `Retry-After: retry_after_secs`.
+     */
+    val `rateLimit`: kotlin.Double? = null 
+    , 
+    /**
+     * The `Retry-After` of a 429, in seconds.
+     */
+    val `retryAfterSecs`: kotlin.ULong? = null 
+    , 
+    /**
+     * Wait `delay_ms` before handling the request.
+     */
+    val `delay`: kotlin.Double? = null 
+    , 
+    /**
+     * How long a delay lasts, in milliseconds.
+     */
+    val `delayMs`: kotlin.ULong? = null 
+    , 
+    /**
+     * Seed of the fault dice, for a run that repeats exactly.
+     */
+    val `seed`: kotlin.ULong? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEmulatorFaults: FfiConverterRustBuffer<EmulatorFaults> {
+    override fun read(buf: ByteBuffer): EmulatorFaults {
+        return EmulatorFaults(
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EmulatorFaults) = (
+            FfiConverterOptionalDouble.allocationSize(value.`dropBefore`) +
+            FfiConverterOptionalDouble.allocationSize(value.`dropAfter`) +
+            FfiConverterOptionalDouble.allocationSize(value.`error5xx`) +
+            FfiConverterOptionalDouble.allocationSize(value.`rateLimit`) +
+            FfiConverterOptionalULong.allocationSize(value.`retryAfterSecs`) +
+            FfiConverterOptionalDouble.allocationSize(value.`delay`) +
+            FfiConverterOptionalULong.allocationSize(value.`delayMs`) +
+            FfiConverterOptionalULong.allocationSize(value.`seed`)
+    )
+
+    override fun write(value: EmulatorFaults, buf: ByteBuffer) {
+            FfiConverterOptionalDouble.write(value.`dropBefore`, buf)
+            FfiConverterOptionalDouble.write(value.`dropAfter`, buf)
+            FfiConverterOptionalDouble.write(value.`error5xx`, buf)
+            FfiConverterOptionalDouble.write(value.`rateLimit`, buf)
+            FfiConverterOptionalULong.write(value.`retryAfterSecs`, buf)
+            FfiConverterOptionalDouble.write(value.`delay`, buf)
+            FfiConverterOptionalULong.write(value.`delayMs`, buf)
+            FfiConverterOptionalULong.write(value.`seed`, buf)
+    }
+}
+
+
+
+/**
  * The fields every [`RefundError`] variant carries, plus its kind.
  *
  * Returned by `RefundError.info()` so that code which caught the base type
@@ -3677,6 +4890,117 @@ public object FfiConverterTypeErrorInfo: FfiConverterRustBuffer<ErrorInfo> {
             FfiConverterBoolean.write(value.`outcomeUnknown`, buf)
             FfiConverterInt.write(value.`attempts`, buf)
             FfiConverterOptionalLong.write(value.`retryAfterMs`, buf)
+    }
+}
+
+
+
+/**
+ * A refund the emulator actually made (one row of its ledger).
+ */
+data class LedgerRefund (
+    /**
+     * `rfd_…`, as the refund's `refundId`.
+     */
+    val `refundId`: kotlin.String
+    , 
+    /**
+     * The checkout refunded.
+     */
+    val `checkoutId`: kotlin.String
+    , 
+    /**
+     * The checkout's payment (`p_…`).
+     */
+    val `paymentId`: kotlin.String?
+    , 
+    /**
+     * Cents refunded.
+     */
+    val `amount`: kotlin.Long
+    , 
+    /**
+     * Always `ZAR`.
+     */
+    val `currency`: kotlin.String
+    , 
+    /**
+     * `succeeded`, or `failed` for checkouts set up to fail.
+     */
+    val `status`: kotlin.String
+    , 
+    /**
+     * `live`.
+     */
+    val `mode`: kotlin.String
+    , 
+    /**
+     * The `Idempotency-Key` it was made with.
+     */
+    val `idempotencyKey`: kotlin.String?
+    , 
+    /**
+     * The refund request's metadata.
+     */
+    val `metadata`: Map<kotlin.String, kotlin.String>?
+    , 
+    /**
+     * When it was made (ISO 8601, UTC).
+     */
+    val `createdDate`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLedgerRefund: FfiConverterRustBuffer<LedgerRefund> {
+    override fun read(buf: ByteBuffer): LedgerRefund {
+        return LedgerRefund(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalMapStringString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LedgerRefund) = (
+            FfiConverterString.allocationSize(value.`refundId`) +
+            FfiConverterString.allocationSize(value.`checkoutId`) +
+            FfiConverterOptionalString.allocationSize(value.`paymentId`) +
+            FfiConverterLong.allocationSize(value.`amount`) +
+            FfiConverterString.allocationSize(value.`currency`) +
+            FfiConverterString.allocationSize(value.`status`) +
+            FfiConverterString.allocationSize(value.`mode`) +
+            FfiConverterOptionalString.allocationSize(value.`idempotencyKey`) +
+            FfiConverterOptionalMapStringString.allocationSize(value.`metadata`) +
+            FfiConverterString.allocationSize(value.`createdDate`)
+    )
+
+    override fun write(value: LedgerRefund, buf: ByteBuffer) {
+            FfiConverterString.write(value.`refundId`, buf)
+            FfiConverterString.write(value.`checkoutId`, buf)
+            FfiConverterOptionalString.write(value.`paymentId`, buf)
+            FfiConverterLong.write(value.`amount`, buf)
+            FfiConverterString.write(value.`currency`, buf)
+            FfiConverterString.write(value.`status`, buf)
+            FfiConverterString.write(value.`mode`, buf)
+            FfiConverterOptionalString.write(value.`idempotencyKey`, buf)
+            FfiConverterOptionalMapStringString.write(value.`metadata`, buf)
+            FfiConverterString.write(value.`createdDate`, buf)
     }
 }
 
@@ -5811,6 +7135,38 @@ public object FfiConverterTypeRefundError : FfiConverterRustBuffer<RefundExcepti
 /**
  * @suppress
  */
+public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?> {
+    override fun read(buf: ByteBuffer): kotlin.UShort? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUShort.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UShort?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUShort.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UShort?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUShort.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
     override fun read(buf: ByteBuffer): kotlin.UInt? {
         if (buf.get().toInt() == 0) {
@@ -5929,6 +7285,38 @@ public object FfiConverterOptionalLong: FfiConverterRustBuffer<kotlin.Long?> {
         } else {
             buf.put(1)
             FfiConverterLong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?> {
+    override fun read(buf: ByteBuffer): kotlin.Double? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterDouble.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Double?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterDouble.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Double?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterDouble.write(value, buf)
         }
     }
 }
@@ -6085,6 +7473,62 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDelivery: FfiConverterRustBuffer<List<Delivery>> {
+    override fun read(buf: ByteBuffer): List<Delivery> {
+        val len = buf.getInt()
+        return List<Delivery>(len) {
+            FfiConverterTypeDelivery.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Delivery>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDelivery.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Delivery>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDelivery.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLedgerRefund: FfiConverterRustBuffer<List<LedgerRefund>> {
+    override fun read(buf: ByteBuffer): List<LedgerRefund> {
+        val len = buf.getInt()
+        return List<LedgerRefund>(len) {
+            FfiConverterTypeLedgerRefund.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LedgerRefund>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLedgerRefund.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LedgerRefund>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLedgerRefund.write(it, buf)
         }
     }
 }

@@ -54,13 +54,13 @@ fun main(args: Array<String>) {
     val count = args.firstOrNull { it.all(Char::isDigit) }?.toInt() ?: 2_000
     val json = args.indexOf("--json").takeIf { it >= 0 }?.let { args[it + 1] }
     val concurrency = 16
-    val checkout = Emulator.paidCheckout(1_000_000_000_000L)
-    val client = Emulator.client(maxRetries = 0u)
+    val checkout = CliEmulator.paidCheckout(1_000_000_000_000L)
+    val client = CliEmulator.client(maxRetries = 0u)
     val http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build()
-    val uri = URI.create("${Emulator.baseUrl}/api/checkouts/$checkout/refund")
+    val uri = URI.create("${CliEmulator.baseUrl}/api/checkouts/$checkout/refund")
     fun request(): HttpRequest = HttpRequest.newBuilder(uri)
         .timeout(Duration.ofSeconds(30))
-        .header("Authorization", "Bearer ${Emulator.LIVE_KEY}")
+        .header("Authorization", "Bearer ${CliEmulator.LIVE_KEY}")
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", UUID.randomUUID().toString())
         .POST(HttpRequest.BodyPublishers.ofString("""{"amount":1}"""))
@@ -97,7 +97,7 @@ fun main(args: Array<String>) {
         rows += measure("java.net.http sendAsync", c, count) { r -> onCoroutines(c, count) { javaAsync(r) } }
         rows += measure("binding suspend refund", c, count) { r -> onCoroutines(c, count) { bindingSuspend(r) } }
     }
-    val made = Emulator.ledger(checkout).size
+    val made = CliEmulator.ledger(checkout).size
     check(made == count * rows.size + 1200) { "the ledger has $made refunds" }
 
     println()

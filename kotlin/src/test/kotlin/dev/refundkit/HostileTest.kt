@@ -34,9 +34,9 @@ class HostileTest {
             val client = case.obj("client")!!
             val expect = case.obj("expect")!!
             val key = client.str("secret_key") ?: "sk_live_0123456789abcdefghij"
-            val before = Emulator.refundRequests()
+            val before = CliEmulator.refundRequests()
             val result = runCatching {
-                RefundClient(ClientConfig(secretKey = key, baseUrl = client.str("base_url") ?: Emulator.baseUrl, maxRetries = 0u))
+                RefundClient(ClientConfig(secretKey = key, baseUrl = client.str("base_url") ?: CliEmulator.baseUrl, maxRetries = 0u))
                     .refundBlocking(
                         checkoutId = input.str("checkout_id")!!,
                         amount = input.long("amount"),
@@ -54,7 +54,7 @@ class HostileTest {
             thrown as RefundException
             assertEquals(expect.str("field"), thrown.fieldName)
             assertEquals(0, thrown.attempts)
-            assertEquals(before, Emulator.refundRequests(), "a hostile input reached the emulator")
+            assertEquals(before, CliEmulator.refundRequests(), "a hostile input reached the emulator")
             assertTrue(thrown.toString().length < 1024, "the error echoes the hostile input")
             if (client.str("secret_key") != null) {
                 assertFalse(thrown.toString().contains(key) || thrown.message!!.contains(key), "the secret leaked: $thrown")

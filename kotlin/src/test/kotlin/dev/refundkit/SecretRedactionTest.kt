@@ -7,7 +7,7 @@ import org.junit.jupiter.api.assertThrows
 
 /** The secret key appears in no text the binding produces. */
 class SecretRedactionTest {
-    private val key = Emulator.LIVE_KEY
+    private val key = CliEmulator.LIVE_KEY
     private val secretPart = key.removePrefix("sk_live_").dropLast(4)
 
     private fun assertHidden(text: String?) {
@@ -16,7 +16,7 @@ class SecretRedactionTest {
 
     @Test
     fun `config and client text show the key masked`() {
-        val config = ClientConfig(secretKey = key, baseUrl = Emulator.baseUrl)
+        val config = ClientConfig(secretKey = key, baseUrl = CliEmulator.baseUrl)
         val client = RefundClient(config)
         assertHidden(config.toString())
         assertHidden(client.toString())
@@ -27,14 +27,14 @@ class SecretRedactionTest {
     fun `errors never carry the key`() {
         val wrongKey = "sk_live_notAKeyTheEmulatorKnows0000"
         val auth = assertThrows<RefundException.Authentication> {
-            Emulator.client(key = wrongKey).refundBlocking(Emulator.paidCheckout())
+            CliEmulator.client(key = wrongKey).refundBlocking(CliEmulator.paidCheckout())
         }
         val hidden = wrongKey.removePrefix("sk_live_").dropLast(4)
         for (text in listOf(auth.toString(), auth.message, auth.info().toString(), auth.body)) {
             assertFalse(text.orEmpty().contains(hidden), "the secret key leaked into: $text")
         }
         val config = assertThrows<RefundException.Configuration> {
-            RefundClient(ClientConfig(secretKey = "sk_live_$secretPart\n", baseUrl = Emulator.baseUrl))
+            RefundClient(ClientConfig(secretKey = "sk_live_$secretPart\n", baseUrl = CliEmulator.baseUrl))
         }
         assertHidden(config.toString())
         assertHidden(config.message)
@@ -42,7 +42,7 @@ class SecretRedactionTest {
 
     @Test
     fun `refunds and verifiers never carry secrets`() {
-        val refund = Emulator.client(key = key).refundBlocking(Emulator.paidCheckout(), amount = 1)
+        val refund = CliEmulator.client(key = key).refundBlocking(CliEmulator.paidCheckout(), amount = 1)
         assertHidden(refund.toString())
         val verifier = WebhookVerifier("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         assertFalse(verifier.toString().contains("MfKQ9r8G"), verifier.toString())

@@ -38,12 +38,12 @@ class TokenModeTest {
     fun `a suspend provider refunds through the relay`() = runBlocking {
         val tokens = Tokens { Relay.jwt("kotlin-cashier-1") }
         val client = RefundClient.forRelay(Relay.url, tokens, maxRetries = 0u)
-        val checkout = Emulator.paidCheckout(5_000)
+        val checkout = CliEmulator.paidCheckout(5_000)
         val refund = client.refund(checkout, amount = 1_250)
         assertTrue(refund.succeeded)
         assertTrue(refund.refundId.startsWith("rfd_"))
         assertEquals(listOf(false), tokens.calls.toList())
-        assertEquals(1, Emulator.ledger(checkout).size)
+        assertEquals(1, CliEmulator.ledger(checkout).size)
         assertTrue(client.toString().contains("token_provider"), client.toString())
     }
 
@@ -51,25 +51,25 @@ class TokenModeTest {
     fun `an expired token is refreshed once and the attempt repeats with the same key`() = runBlocking {
         val tokens = Tokens { force -> if (force) Relay.jwt("kotlin-cashier-2") else Relay.jwt("kotlin-cashier-2", lifetimeSeconds = -3600) }
         val client = RefundClient.forRelay(Relay.url, tokens, maxRetries = 0u)
-        val checkout = Emulator.paidCheckout(5_000)
+        val checkout = CliEmulator.paidCheckout(5_000)
         val refund = client.refund(checkout, amount = 100, idempotencyKey = "kotlin-token-refresh-$checkout")
         assertEquals(listOf(false, true), tokens.calls.toList())
         assertEquals(2, refund.attempts)
         val again = client.refund(checkout, amount = 100, idempotencyKey = "kotlin-token-refresh-$checkout")
         assertTrue(again.replayed)
         assertEquals(refund.refundId, again.refundId)
-        assertEquals(1, Emulator.ledger(checkout).size)
+        assertEquals(1, CliEmulator.ledger(checkout).size)
     }
 
     @Test
     fun `a secret key as the token is refused before anything is sent`() {
-        val client = RefundClient.forRelay(Relay.url, Tokens { Emulator.LIVE_KEY }, maxRetries = 0u)
-        val before = Emulator.refundRequests()
-        val e = assertThrows<RefundException.Configuration> { client.refundBlocking(Emulator.paidCheckout()) }
+        val client = RefundClient.forRelay(Relay.url, Tokens { CliEmulator.LIVE_KEY }, maxRetries = 0u)
+        val before = CliEmulator.refundRequests()
+        val e = assertThrows<RefundException.Configuration> { client.refundBlocking(CliEmulator.paidCheckout()) }
         assertEquals("token", e.fieldName)
         assertEquals(0, e.attempts)
-        assertFalse(e.toString().contains(Emulator.LIVE_KEY.removePrefix("sk_live_").dropLast(4)))
-        assertEquals(before, Emulator.refundRequests())
+        assertFalse(e.toString().contains(CliEmulator.LIVE_KEY.removePrefix("sk_live_").dropLast(4)))
+        assertEquals(before, CliEmulator.refundRequests())
     }
 }
 
@@ -91,10 +91,10 @@ object Relay {
             )
         }
         val builder = ProcessBuilder(
-            cli, "relay", "--upstream", Emulator.baseUrl, "--auth", auth.path,
+            cli, "relay", "--upstream", CliEmulator.baseUrl, "--auth", auth.path,
             "--port", "0", "--journal", File(dir, "relay.db").path,
         ).redirectError(ProcessBuilder.Redirect.INHERIT)
-        builder.environment()["REFUNDKIT_SECRET_KEY"] = Emulator.LIVE_KEY
+        builder.environment()["REFUNDKIT_SECRET_KEY"] = CliEmulator.LIVE_KEY
         builder.environment()["RELAY_JWT_SECRET"] = SECRET
         val process = builder.start()
         Runtime.getRuntime().addShutdownHook(Thread {

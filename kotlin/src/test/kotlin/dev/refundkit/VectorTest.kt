@@ -129,8 +129,8 @@ class VectorTest {
             val expect = case.obj("expect")!!
             val kind = expect.str("kind")
             val key = input.str("secret_key") ?: "sk_live_0123456789abcdefghij"
-            val baseUrl = input.str("base_url") ?: if (kind == null) CLOSED_PORT_URL else Emulator.baseUrl
-            val before = if (kind == null) 0 else Emulator.refundRequests()
+            val baseUrl = input.str("base_url") ?: if (kind == null) CLOSED_PORT_URL else CliEmulator.baseUrl
+            val before = if (kind == null) 0 else CliEmulator.refundRequests()
             val result = runCatching {
                 val client = RefundClient(ClientConfig(secretKey = key, baseUrl = baseUrl, maxRetries = 0u, timeoutMs = 2_000u))
                 client.refundBlocking(
@@ -148,7 +148,7 @@ class VectorTest {
                 assertEquals(kind, error.kind())
                 assertEquals(expect.str("field"), error.fieldName)
                 assertEquals(0, error.attempts)
-                assertEquals(before, Emulator.refundRequests(), "a refund request reached the emulator")
+                assertEquals(before, CliEmulator.refundRequests(), "a refund request reached the emulator")
                 if (key.length > 12) {
                     assertFalse(error.toString().contains(key) || error.message!!.contains(key), "the secret leaked: $error")
                 }

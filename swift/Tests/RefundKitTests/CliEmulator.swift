@@ -10,7 +10,7 @@ import RefundKit
 ///
 /// The CLI comes from `REFUNDKIT_CLI`, else `../target/release/refundkit`
 /// relative to this package.
-enum Emulator {
+enum CliEmulator {
     static let liveKey = "sk_live_swiftTests01234567890WXYZ"
     static let testKey = "sk_test_swiftTests01234567890WXYZ"
 
@@ -30,7 +30,7 @@ enum Emulator {
         let stdout = Pipe()
         process.standardOutput = stdout
         do { try process.run() } catch { preconditionFailure("cannot start the emulator: \(error)") }
-        atexit { Emulator.stop() }
+        atexit { CliEmulator.stop() }
         running = process
 
         var buffer = Data()

@@ -21,8 +21,12 @@ import kotlinx.serialization.json.long
  * The real emulator (`refundkit emulator --port 0`), started once per test
  * JVM and stopped when it exits. It accepts only [LIVE_KEY] and [TEST_KEY],
  * so any other well-formed key gets a real 403.
+ *
+ * Tests that need a separate process, a shared test-mode key or the control
+ * endpoints over HTTP use this; the others start the in-process [Emulator]
+ * of the library itself.
  */
-object Emulator {
+object CliEmulator {
     const val LIVE_KEY = "sk_live_kotlinTests0123456789WXYZ"
     const val TEST_KEY = "sk_test_kotlinTests0123456789WXYZ"
 
