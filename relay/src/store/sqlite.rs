@@ -444,4 +444,56 @@ mod tests {
             .expect("ok");
         assert!(matches!(again, Begun::Forwarding { reserved: true, .. }));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_writes_grouped_in_commits_keep_the_limit_and_every_row() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j.db");
+        let store = std::sync::Arc::new(SqliteStore::open(&path).expect("open"));
+        // 200 reservations of 10 cents against 1000: exactly 100 fit.
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let key = format!("k{i}");
+                    let begun = store.begin_forward(forwarding(&key), day(10)).await;
+                    if let Ok(Begun::Forwarding { journal_id, .. }) = &begun {
+                        store
+                            .finish_forward(Finish {
+                                journal_id: *journal_id,
+                                outcome: Outcome::Succeeded,
+                                reason: None,
+                                http_status: Some(202),
+                                request_id: None,
+                                refund_id: Some(format!("rfd_{i}")),
+                                release: None,
+                            })
+                            .await
+                            .expect("finish");
+                    }
+                    begun.expect("begin")
+                })
+            })
+            .collect();
+        let mut forwarded = 0;
+        for task in tasks {
+            if matches!(task.await.expect("join"), Begun::Forwarding { .. }) {
+                forwarded += 1;
+            }
+        }
+        assert_eq!(forwarded, 100);
+        let conn = Connection::open(&path).expect("reopen");
+        let used: i64 = conn
+            .query_row("SELECT cents FROM daily_usage", [], |r| r.get(0))
+            .expect("usage");
+        assert_eq!(used, 1000);
+        let succeeded: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM decisions WHERE outcome = 'succeeded'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("rows");
+        assert_eq!(succeeded, 100, "every answered write is committed");
+    }
 }
