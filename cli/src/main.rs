@@ -261,8 +261,10 @@ struct RelayArgs {
     #[arg(long, default_value_t = 0)]
     port: u16,
 
-    /// The SQLite journal of every decision and the daily-limit counters.
-    #[arg(long, value_name = "PATH", default_value = "refundkit-relay.db")]
+    /// The journal of every decision and the daily-limit counters: a SQLite
+    /// file, or postgres://USER:PASSWORD@HOST:PORT/DB to share them between
+    /// several relays (see docs/scaling.md).
+    #[arg(long, value_name = "PATH|URL", default_value = "refundkit-relay.db")]
     journal: PathBuf,
 }
 

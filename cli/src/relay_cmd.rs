@@ -7,9 +7,10 @@
 //! printed once connections are accepted.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
-use refundkit_relay::{AuthFile, Relay, RelayConfig, SqliteStore, StartError};
+use refundkit_relay::{AuthFile, PgStore, Relay, RelayConfig, RelayStore, SqliteStore, StartError};
 use serde_json::json;
 
 use crate::emulator_cmd::ShutdownSignal;
@@ -29,22 +30,15 @@ pub async fn run(args: &RelayArgs, out: Output) -> Result<Exit, CliError> {
     let secret_key = std::env::var("REFUNDKIT_SECRET_KEY").map_err(|_| {
         CliError::usage("REFUNDKIT_SECRET_KEY must hold the secret key the relay refunds with")
     })?;
-    let journal = args.journal.to_string_lossy();
-    if journal.starts_with("postgres://") || journal.starts_with("postgresql://") {
-        return Err(CliError::usage(
-            "--journal: the relay's PostgreSQL journal is not available yet; give a file path",
-        ));
-    }
     let auth = AuthFile::load(&args.auth).map_err(|e| CliError::usage(e.to_string()))?;
-    let store = SqliteStore::open(&args.journal)
-        .map_err(|e| CliError::failure("io", format!("--journal: {e}")))?;
+    let store = open_store(&args.journal).await?;
     let config = RelayConfig::new(
         SocketAddr::new(args.host, args.port),
         args.upstream.clone(),
         secret_key,
         auth,
         |name| std::env::var(name).ok(),
-        Arc::new(store),
+        store,
     )
     .map_err(|e| CliError::usage(e.to_string()))?;
     let shutdown = ShutdownSignal::install()?;
@@ -64,4 +58,23 @@ pub async fn run(args: &RelayArgs, out: Output) -> Result<Exit, CliError> {
     shutdown.wait().await;
     relay.shutdown().await;
     Ok(Exit::Success)
+}
+
+/// The journal `--journal` names: PostgreSQL for a `postgres://` URL (a bad
+/// URL is a usage error; an unreachable server or a refused password fails
+/// here, before anything is served), else a SQLite file.
+async fn open_store(journal: &Path) -> Result<Arc<dyn RelayStore>, CliError> {
+    let text = journal.to_string_lossy();
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        if let Err(e) = refundkit_pg::parse_url(&text) {
+            return Err(CliError::usage(format!("--journal: {e}")));
+        }
+        let store = PgStore::open(&text)
+            .await
+            .map_err(|e| CliError::failure("io", format!("--journal: {}", e.0)))?;
+        return Ok(Arc::new(store));
+    }
+    let store = SqliteStore::open(journal)
+        .map_err(|e| CliError::failure("io", format!("--journal: {}", e.0)))?;
+    Ok(Arc::new(store))
 }

@@ -265,3 +265,49 @@ async fn configuration_mistakes_are_usage_errors_naming_the_problem() {
     assert_eq!(bad_auth.code, Some(2), "{bad_auth:?}");
     assert!(bad_auth.stderr.contains("audience"), "{bad_auth:?}");
 }
+
+#[tokio::test]
+async fn a_postgres_journal_that_cannot_be_used_stops_the_relay_before_serving() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let auth = auth_file(dir.path());
+    let secret = "sk_live_clitests0123456789abcdef";
+    let env = [("REFUNDKIT_SECRET_KEY", secret), (JWT_ENV, JWT_SECRET)];
+    let relay_with = |journal: &'static str| {
+        let auth = auth.clone();
+        async move {
+            run_cli(
+                &[
+                    "relay",
+                    "--upstream",
+                    "http://127.0.0.1:9",
+                    "--auth",
+                    &auth,
+                    "--journal",
+                    journal,
+                ],
+                &env,
+                &[secret, JWT_SECRET, "pg-pass-0123"],
+            )
+            .await
+        }
+    };
+
+    let malformed = relay_with("postgres://relay:pg-pass-0123@127.0.0.1:notaport/db").await;
+    assert_eq!(malformed.code, Some(2), "{malformed:?}");
+    assert!(
+        malformed.stderr.contains("invalid PostgreSQL URL"),
+        "{malformed:?}"
+    );
+    assert!(malformed.stdout.is_empty(), "{malformed:?}");
+
+    // Nothing listens on port 1: the connection is refused at start.
+    let unreachable = relay_with("postgres://relay:pg-pass-0123@127.0.0.1:1/db").await;
+    assert_eq!(unreachable.code, Some(1), "{unreachable:?}");
+    assert!(
+        unreachable
+            .stderr
+            .contains("cannot connect to the PostgreSQL journal postgres://relay@127.0.0.1:1/db"),
+        "{unreachable:?}"
+    );
+    assert!(unreachable.stdout.is_empty(), "{unreachable:?}");
+}

@@ -132,6 +132,7 @@ struct Inner {
     body: Option<String>,
     retryable: bool,
     outcome_unknown: bool,
+    replayed: bool,
     attempts: u32,
     retry_after: Option<Duration>,
 }
@@ -206,6 +207,11 @@ impl Error {
     pub fn is_outcome_unknown(&self) -> bool {
         self.inner.outcome_unknown
     }
+    /// Whether the server replayed the stored answer of an earlier request
+    /// with the same idempotency key (`Idempotent-Replayed: true`).
+    pub fn is_replayed(&self) -> bool {
+        self.inner.replayed
+    }
     /// How many HTTP attempts were made (0 when nothing was sent).
     pub fn attempts(&self) -> u32 {
         self.inner.attempts
@@ -246,6 +252,10 @@ impl Error {
     }
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.inner.attempts = attempts;
+        self
+    }
+    pub(crate) fn with_replayed(mut self, replayed: bool) -> Self {
+        self.inner.replayed = replayed;
         self
     }
     pub(crate) fn with_retry_after(mut self, after: Option<Duration>) -> Self {
@@ -303,6 +313,7 @@ impl fmt::Debug for Error {
             .field("idempotency_key", &i.idempotency_key)
             .field("retryable", &i.retryable)
             .field("outcome_unknown", &i.outcome_unknown)
+            .field("replayed", &i.replayed)
             .field("attempts", &i.attempts)
             .finish_non_exhaustive()
     }

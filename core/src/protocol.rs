@@ -393,6 +393,7 @@ pub fn parse_error(status: u16, meta: &ResponseMeta, body: &[u8]) -> Error {
         .with_request_id(meta.request_id.clone())
         .with_body((!body.is_empty()).then(|| kept_body(body)))
         .with_retry_after(meta.retry_after)
+        .with_replayed(meta.replayed)
 }
 
 fn default_message(status: u16) -> String {
@@ -412,6 +413,18 @@ mod tests {
         let req = build_refund_request(&RefundRequest::new("ch_1"), "k1");
         assert_eq!(&req.body[..], b"{}");
         assert_eq!(req.path, "/api/checkouts/ch_1/refund");
+    }
+
+    #[test]
+    fn a_replayed_error_answer_says_so() {
+        let body = br#"{"errorCode":"invalid_amount","errorMessage":"too much"}"#;
+        let first = parse_error(400, &ResponseMeta::default(), body);
+        assert!(!first.is_replayed());
+        let meta = ResponseMeta {
+            replayed: true,
+            ..ResponseMeta::default()
+        };
+        assert!(parse_error(400, &meta, body).is_replayed());
     }
 
     #[test]

@@ -3,6 +3,14 @@
 //! `refundkit relay` (token mode, an HS256 JWT), at concurrency 1 and 64,
 //! plus the relay's RSS. Not a test: nothing is asserted.
 //!
+//! Four paths, each round alternating between them:
+//! - direct: the client to the emulator;
+//! - floor: the client to a bare forwarder (no token check, no policy, no
+//!   journal) that sends each refund on through `refundkit::Client` and
+//!   answers as the relay does: what a second HTTP hop alone costs;
+//! - relay with `--journal :memory:`: everything but the journal's disk;
+//! - relay with a journal file: the real thing.
+//!
 //! `scripts/bench-relay` builds the release binary and runs this; by hand:
 //! `cargo bench -p refundkit-relay --bench relay_overhead -- --bin target/release/refundkit`
 //! (`--quick` for short runs).
@@ -12,7 +20,14 @@ use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use http::HeaderMap;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use refundkit::{Client, RefundRequest};
 use refundkit_emulator::ControlClient;
@@ -67,6 +82,68 @@ impl Server {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// The floor's request body.
+#[derive(serde::Deserialize)]
+struct FloorBody {
+    amount: Option<i64>,
+}
+
+/// The floor's one route: forward with the secret key, answer as the relay.
+async fn floor_refund(
+    State(client): State<Arc<Client>>,
+    Path(checkout_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let amount = serde_json::from_slice::<FloorBody>(&body)
+        .ok()
+        .and_then(|b| b.amount);
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let request = RefundRequest {
+        checkout_id,
+        amount,
+        metadata: None,
+        idempotency_key: Some(key.clone()),
+    };
+    match client.refund(request).await {
+        Ok(refund) => refundkit_relay::answer::accepted(&refund, &key),
+        Err(e) => refundkit_relay::answer::upstream_failure(&e, &key),
+    }
+}
+
+/// Starts the floor forwarder for `upstream` on a runtime of its own (two
+/// workers, as the relay's on this machine) in a thread; returns its URL.
+fn spawn_floor(upstream: &str) -> anyhow::Result<String> {
+    let client = Arc::new(Client::builder(SECRET).base_url(upstream).build()?);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let url = format!("http://{}", listener.local_addr()?);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            use axum::serve::ListenerExt as _;
+            let listener = tokio::net::TcpListener::from_std(listener)
+                .unwrap()
+                .tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+            let router = axum::Router::new()
+                .route("/api/checkouts/{id}/refund", post(floor_refund))
+                .with_state(client);
+            axum::serve(listener, router).await.unwrap();
+        });
+    });
+    Ok(url)
 }
 
 /// One side: a `refundkit::Client` and what the table calls it.
@@ -140,6 +217,11 @@ async fn series(
     })
 }
 
+/// Paths measured: direct, floor, relay in memory, relay with a file.
+const fn callers_len() -> usize {
+    4
+}
+
 fn token() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -179,19 +261,24 @@ fn main() -> anyhow::Result<()> {
     )?;
     let journal = dir.path().join("relay.db");
     let emulator = Server::spawn(&bin, &["emulator", "--port", "0"], &[])?;
-    let relay = Server::spawn(
-        &bin,
-        &[
-            "relay",
-            "--upstream",
-            &emulator.url,
-            "--auth",
-            auth.to_str().unwrap(),
-            "--journal",
-            journal.to_str().unwrap(),
-        ],
-        &[("REFUNDKIT_SECRET_KEY", SECRET), (JWT_ENV, JWT_SECRET)],
-    )?;
+    let relay_with = |journal: &str| {
+        Server::spawn(
+            &bin,
+            &[
+                "relay",
+                "--upstream",
+                &emulator.url,
+                "--auth",
+                auth.to_str().unwrap(),
+                "--journal",
+                journal,
+            ],
+            &[("REFUNDKIT_SECRET_KEY", SECRET), (JWT_ENV, JWT_SECRET)],
+        )
+    };
+    let relay = relay_with(journal.to_str().unwrap())?;
+    let memory_relay = relay_with(":memory:")?;
+    let floor = spawn_floor(&emulator.url)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -206,23 +293,42 @@ fn main() -> anyhow::Result<()> {
             client: Client::builder(SECRET).base_url(&emulator.url).build()?,
         };
         let token = token();
-        let relayed = Caller {
-            name: "refundkit::Client (token mode) → relay → emulator",
-            client: Client::builder_for_relay(&relay.url, move |_force_refresh: bool| {
-                let token = token.clone();
-                async move { Ok(token) }
+        let through = |name: &'static str, url: &str| -> anyhow::Result<Caller> {
+            let token = token.clone();
+            Ok(Caller {
+                name,
+                client: Client::builder_for_relay(url, move |_force_refresh: bool| {
+                    let token = token.clone();
+                    async move { Ok(token) }
+                })
+                .build()?,
             })
-            .build()?,
         };
+        let callers = [
+            direct,
+            through(
+                "refundkit::Client (token mode) → floor (forward only) → emulator",
+                &floor,
+            )?,
+            through(
+                "refundkit::Client (token mode) → relay (--journal :memory:) → emulator",
+                &memory_relay.url,
+            )?,
+            through(
+                "refundkit::Client (token mode) → relay (journal file) → emulator",
+                &relay.url,
+            )?,
+        ];
         let mut rows = Vec::new();
         for (calls, concurrency) in [(c1_calls, 1), (c64_calls, 64)] {
             // Three alternating rounds each; the median round by rate is kept.
-            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            let mut rounds: Vec<Vec<Series>> = callers.iter().map(|_| Vec::new()).collect();
             for _ in 0..3 {
-                ours.push(series(&direct, &checkout, calls, concurrency).await?);
-                theirs.push(series(&relayed, &checkout, calls, concurrency).await?);
+                for (caller, series_of) in callers.iter().zip(rounds.iter_mut()) {
+                    series_of.push(series(caller, &checkout, calls, concurrency).await?);
+                }
             }
-            for mut three in [ours, theirs] {
+            for mut three in rounds {
                 three.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
                 rows.push(three.swap_remove(1));
             }
@@ -231,6 +337,7 @@ fn main() -> anyhow::Result<()> {
     })?;
     let (rss, peak) = relay.rss_kib();
     relay.stop();
+    memory_relay.stop();
     emulator.stop();
 
     println!("| path | concurrency | calls | refunds/s | p50 µs | p99 µs |");
@@ -247,14 +354,19 @@ fn main() -> anyhow::Result<()> {
         );
     }
     println!();
-    for pair in rows.chunks(2) {
-        let (direct, relayed) = (&pair[0], &pair[1]);
-        println!(
-            "- concurrency {}: relay p50 latency +{:.0}% (target ≤ +25% at 1), throughput {:.0}% of direct (target ≥ 50% at 64)",
-            direct.concurrency,
-            100.0 * (relayed.percentile(0.5).as_secs_f64() / direct.percentile(0.5).as_secs_f64() - 1.0),
-            100.0 * relayed.rate() / direct.rate(),
-        );
+    for group in rows.chunks(callers_len()) {
+        let direct = &group[0];
+        for other in &group[1..] {
+            println!(
+                "- concurrency {}, {}: p50 latency +{:.0}% over direct, throughput {:.0}% of direct",
+                direct.concurrency,
+                other.name,
+                100.0
+                    * (other.percentile(0.5).as_secs_f64() / direct.percentile(0.5).as_secs_f64()
+                        - 1.0),
+                100.0 * other.rate() / direct.rate(),
+            );
+        }
     }
     println!("- relay RSS after the run: {rss} KiB (peak {peak} KiB)");
     Ok(())

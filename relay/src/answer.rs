@@ -111,11 +111,15 @@ pub fn accepted(refund: &Refund, app_key: &str) -> Response {
 }
 
 /// The service refused, or did not answer. An HTTP answer goes back as it
-/// came (status, body, `x-request-id`, `Retry-After`); no answer becomes
+/// came (status, body, `x-request-id`, `Retry-After`,
+/// `Idempotent-Replayed`); no answer becomes
 /// 502 (network) or 504 (timeout) telling the app to retry with its key.
 pub fn upstream_failure(error: &refundkit::Error, app_key: &str) -> Response {
     if let Some(status) = error.status().and_then(|s| StatusCode::from_u16(s).ok()) {
         let mut headers = HeaderMap::new();
+        if error.is_replayed() {
+            headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+        }
         add_request_id(&mut headers, error.request_id());
         if let Some(after) = error.retry_after() {
             headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs(after)));

@@ -8,8 +8,8 @@
 //! - [`token`]: JWT verification (jsonwebtoken; HS256 and JWKS keys).
 //! - [`policy`]: which role applies and its per-refund limits.
 //! - [`rate`]: the per-subject rate limit.
-//! - [`store`]: the journal and the daily-limit counters ([`RelayStore`],
-//!   SQLite by default).
+//! - [`store`]: the journal and the daily-limit counters ([`RelayStore`]:
+//!   a SQLite file, or PostgreSQL shared by several relays).
 //! - [`answer`]: the relay's own answers and the service's, passed back.
 //! - [`upstream`]: the core client and the upstream idempotency key.
 //! - [`Relay`]: serving, and the graceful stop.
@@ -32,7 +32,7 @@ use std::time::Duration;
 pub use auth_file::{AuthFile, RolePolicy};
 pub use policy::Policies;
 pub use server::{Relay, StartError};
-pub use store::{RelayStore, SqliteStore};
+pub use store::{PgStore, RelayStore, SqliteStore};
 pub use token::TokenVerifier;
 
 /// A configuration problem, found before anything is served.

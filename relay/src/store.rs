@@ -1,21 +1,24 @@
 //! Where the relay keeps what must outlive a request: the journal of every
-//! decision and the daily-limit counters. Behind [`RelayStore`] so that a
-//! shared database can replace SQLite and several relays can count one
-//! subject's day together.
+//! decision and the daily-limit counters. Behind [`RelayStore`]: one
+//! relay journals to a SQLite file ([`SqliteStore`]); several relays behind
+//! a load balancer share a PostgreSQL database ([`PgStore`]) and so count
+//! each subject's day together.
 
+mod postgres;
 mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// What the store's operations return.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// A storage failure. The relay refuses to forward when it cannot journal.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("relay storage failed: {0}")]
 pub struct StoreError(pub String);
 

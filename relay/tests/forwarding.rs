@@ -287,3 +287,31 @@ async fn a_service_too_slow_to_answer_gets_504_with_the_apps_key() {
     assert_eq!(rows[0]["outcome"], "unknown");
     assert_eq!(rows[0]["http_status"], 504);
 }
+
+#[tokio::test]
+async fn a_refused_refund_retried_with_its_key_comes_back_marked_replayed() {
+    let setup = Setup::start().await;
+    let checkout = setup.paid_checkout(1000).await;
+    let token = hs256(&claims("mgr", "manager"));
+    // More than the checkout holds: the service refuses, and stores that
+    // answer under the key.
+    let body = r#"{"amount":4000}"#;
+    let first = setup
+        .refund(Some(&token), &checkout, body, Some("too-much"))
+        .await;
+    assert!((400..500).contains(&first.status), "{first:?}");
+    assert_eq!(first.header("idempotent-replayed"), None, "{first:?}");
+
+    let again = setup
+        .refund(Some(&token), &checkout, body, Some("too-much"))
+        .await;
+    assert_eq!(again.status, first.status, "{again:?}");
+    assert_eq!(again.body, first.body, "the same answer, as it came");
+    assert_eq!(
+        again.header("idempotent-replayed"),
+        Some("true"),
+        "{again:?}"
+    );
+    assert!(again.header("x-request-id").is_some(), "{again:?}");
+    assert!(setup.ledger().await.is_empty());
+}

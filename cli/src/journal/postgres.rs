@@ -17,12 +17,11 @@
 //!   [`RECONNECT_WINDOW`]; connection problems at start are reported at once,
 //!   before anything is sent.
 
-use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod};
-use tokio_postgres::error::SqlState;
-use tokio_postgres::{Config, NoTls};
+use deadpool_postgres::{Pool, PoolError};
+use refundkit_pg::{explain, Schema};
+use tokio_postgres::Config;
 
 use super::{
     metadata_json, retry_key, stored_request, Claimed, ImportError, JournalError, RowErrors,
@@ -30,15 +29,18 @@ use super::{
 };
 use crate::csv_rows::{duplicate_row, BatchRow, RowError};
 
-/// The schema's migrations: (version, name, SQL).
-const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
-
-/// Advisory lock key serialising migrations ("refundki" in ASCII).
-const MIGRATION_LOCK: i64 = 0x7265_6675_6e64_6b69;
+/// The schema: its migrations (version, name, SQL) and the advisory lock
+/// serialising them ("refundki" in ASCII).
+const SCHEMA: Schema = Schema {
+    table: "refundkit_migrations",
+    lock: 0x7265_6675_6e64_6b69,
+    migrations: &[(
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    )],
+    program: "refundkit",
+};
 
 /// How long a lost database connection is retried during a run.
 pub const RECONNECT_WINDOW: Duration = Duration::from_secs(60);
@@ -77,9 +79,9 @@ impl PgFailure {
     /// Whether the connection, not the statement, failed: worth retrying.
     fn is_transient(&self) -> bool {
         match self {
-            Self::Pool(PoolError::Backend(e)) | Self::Db(e) => is_transient(e),
-            Self::Pool(PoolError::Timeout(_)) => true,
-            Self::Pool(_) | Self::Journal(_) | Self::Rows(_) => false,
+            Self::Pool(e) => refundkit_pg::is_transient_pool(e),
+            Self::Db(e) => refundkit_pg::is_transient(e),
+            Self::Journal(_) | Self::Rows(_) => false,
         }
     }
 
@@ -93,44 +95,6 @@ impl PgFailure {
             Self::Rows(_) => JournalError(format!("PostgreSQL journal {target}: rows refused")),
         }
     }
-}
-
-fn is_transient(e: &tokio_postgres::Error) -> bool {
-    match e.code() {
-        // No SQL state: the socket closed or failed.
-        None => e.is_closed() || e.as_db_error().is_none(),
-        Some(code) => {
-            let class = &code.code()[..2];
-            class == "08" // connection exception
-                || class == "57" // admin / crash shutdown, cannot connect now
-                || *code == SqlState::T_R_SERIALIZATION_FAILURE
-                || *code == SqlState::T_R_DEADLOCK_DETECTED
-        }
-    }
-}
-
-/// The server's message, or the client's account of the connection failure.
-fn explain(e: &tokio_postgres::Error) -> String {
-    if let Some(db) = e.as_db_error() {
-        return db.message().to_owned();
-    }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-        source = cause_source(source);
-    }
-    text
-}
-
-fn cause_source<'a>(
-    e: Option<&'a (dyn std::error::Error + 'static)>,
-) -> Option<&'a (dyn std::error::Error + 'static)> {
-    e.and_then(std::error::Error::source)
 }
 
 /// Runs `$op` (an expression making a future of `Result<T, PgFailure>`)
@@ -171,110 +135,33 @@ impl Drop for PgJournal {
     }
 }
 
-/// Parses a `postgres://` URL; the error never repeats the URL (it may
-/// hold a password).
+/// Parses a `postgres://` URL ([`refundkit_pg::parse_url`]); the batch
+/// journal's sessions do not wait for fsync. The error never repeats the
+/// URL (it may hold a password).
 pub fn parse_url(url: &str) -> Result<(Config, String), JournalError> {
-    let mut config = Config::from_str(url).map_err(|e| {
-        JournalError(format!(
-            "invalid PostgreSQL URL in --journal ({e}); expected \
-             postgres://USER:PASSWORD@HOST:PORT/DATABASE"
-        ))
-    })?;
-    if config.get_hosts().is_empty() {
-        return Err(JournalError(
-            "invalid PostgreSQL URL in --journal: it names no host".to_owned(),
-        ));
-    }
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(10));
-    }
+    let (mut config, target) = refundkit_pg::parse_url(url).map_err(|e| JournalError(e.0))?;
     // Claims, outcomes and heartbeats need no fsync wait: a lost one leaves
     // a row that is re-sent with its stored key and replayed. The import,
     // which stores the keys, commits synchronously (`SET LOCAL`).
     let options = config.get_options().unwrap_or_default().to_owned();
     config.options(format!("{options} -c synchronous_commit=off").trim_start());
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
-        None => String::new(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("");
-    let db = config.get_dbname().unwrap_or(user);
-    let target = format!("postgres://{user}@{host}:{port}/{db}");
     Ok((config, target))
 }
 
 /// A connection pool for `url`, checked by connecting once.
 async fn connect(url: &str, size: usize) -> Result<(Pool, String), JournalError> {
     let (config, target) = parse_url(url)?;
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let pool = Pool::builder(manager)
-        .max_size(size)
-        .build()
-        .map_err(|e| JournalError(format!("PostgreSQL journal {target}: {e}")))?;
-    if let Err(e) = pool.get().await {
-        return Err(JournalError(format!(
-            "cannot connect to the PostgreSQL journal {target}: {}",
-            match &e {
-                PoolError::Backend(e) => explain(e),
-                other => other.to_string(),
-            }
-        )));
-    }
+    let pool = refundkit_pg::connect(config, &target, size)
+        .await
+        .map_err(|e| JournalError(e.0))?;
     Ok((pool, target))
 }
 
-/// Creates or upgrades the schema, one migration at a time, under an
-/// advisory lock so that concurrent first starts apply each once.
+/// Creates or upgrades the schema ([`refundkit_pg::migrate`]).
 async fn migrate(pool: &Pool, target: &str) -> Result<(), JournalError> {
-    let run = async {
-        let mut client = pool.get().await?;
-        let tx = client.transaction().await?;
-        tx.batch_execute("SET LOCAL synchronous_commit = on")
-            .await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await?;
-        tx.batch_execute(
-            "CREATE TABLE IF NOT EXISTS refundkit_migrations (
-                 version    INTEGER PRIMARY KEY,
-                 name       TEXT NOT NULL,
-                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        )
-        .await?;
-        let applied: i32 = tx
-            .query_one(
-                "SELECT coalesce(max(version), 0) FROM refundkit_migrations",
-                &[],
-            )
-            .await?
-            .get(0);
-        let latest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if applied > latest {
-            return Err(PgFailure::Journal(JournalError(format!(
-                "the PostgreSQL journal {target} has schema version {applied}; this refundkit \
-                 knows up to {latest}: upgrade refundkit"
-            ))));
-        }
-        for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > applied) {
-            tx.batch_execute(sql).await?;
-            tx.execute(
-                "INSERT INTO refundkit_migrations (version, name) VALUES ($1, $2)",
-                &[version, name],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    };
-    run.await
-        .map_err(|e: PgFailure| e.into_journal_error(target))
+    refundkit_pg::migrate(pool, target, &SCHEMA)
+        .await
+        .map_err(|e| JournalError(e.0))
 }
 
 /// This process's name among the run's workers: host, pid and a random tag.
