@@ -18,8 +18,8 @@ import org.junit.jupiter.api.Test
 class CallbackThreadTest {
     @Test
     fun `suspend refunds do not start a JVM thread per call`() = runBlocking {
-        val client = Emulator.client()
-        val checkout = Emulator.paidCheckout(1_000_000)
+        val client = CliEmulator.client()
+        val checkout = CliEmulator.paidCheckout(1_000_000)
         // Warm up: the runtime's worker threads attach once, on first use.
         (1..20).map { async(Dispatchers.Default) { client.refund(checkout, amount = 1) } }.awaitAll()
         val threads = ManagementFactory.getThreadMXBean()

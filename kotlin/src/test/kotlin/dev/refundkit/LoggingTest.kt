@@ -36,7 +36,7 @@ class LoggingTest {
         fun assertNoSecret(vararg secrets: String) {
             for (record in records) {
                 val text = record.message + fields(record)
-                for (secret in listOf(Emulator.LIVE_KEY, Emulator.TEST_KEY) + secrets) {
+                for (secret in listOf(CliEmulator.LIVE_KEY, CliEmulator.TEST_KEY) + secrets) {
                     assertFalse(text.contains(secret), "a secret is in a log record: $text")
                 }
             }
@@ -55,7 +55,7 @@ class LoggingTest {
 
     @AfterEach
     fun release() {
-        Emulator.faults("{}")
+        CliEmulator.faults("{}")
         RefundKitLogging.off()
         logger.removeHandler(captured)
         logger.level = null
@@ -64,10 +64,10 @@ class LoggingTest {
 
     @Test
     fun `each attempt of a retried refund is a FINE record with its fields`() = runBlocking {
-        val checkout = Emulator.paidCheckout()
-        Emulator.faults("""{"error_5xx": 1.0}""")
+        val checkout = CliEmulator.paidCheckout()
+        CliEmulator.faults("""{"error_5xx": 1.0}""")
         val key = "kotlin-logs-5xx-$checkout"
-        val failure = runCatching { Emulator.client(maxRetries = 2u).refund(checkout, idempotencyKey = key) }
+        val failure = runCatching { CliEmulator.client(maxRetries = 2u).refund(checkout, idempotencyKey = key) }
         assertTrue(failure.exceptionOrNull() is RefundException.Server, failure.toString())
         val attempts = captured.attempts()
         assertEquals(listOf("1", "2", "3"), attempts.map { captured.fields(it)["attempt"] })
@@ -91,9 +91,9 @@ class LoggingTest {
 
     @Test
     fun `a connection cut after commit logs a WARNING naming the key`() {
-        val checkout = Emulator.paidCheckout()
-        Emulator.faults("""{"drop_after": 1.0}""")
-        val error = assertThrows<RefundException> { Emulator.client(maxRetries = 1u).refundBlocking(checkout) }
+        val checkout = CliEmulator.paidCheckout()
+        CliEmulator.faults("""{"drop_after": 1.0}""")
+        val error = assertThrows<RefundException> { CliEmulator.client(maxRetries = 1u).refundBlocking(checkout) }
         assertTrue(error.outcomeUnknown)
         assertEquals(listOf("retry", "stop"), captured.attempts().map { captured.fields(it)["decision"] })
         val warning = captured.warnings().single()
@@ -106,34 +106,34 @@ class LoggingTest {
         logger.level = Level.WARNING
         RefundKitLogging.useJavaLogging()
         assertEquals(LogLevel.WARN, logLevel())
-        Emulator.client().refundBlocking(Emulator.paidCheckout())
+        CliEmulator.client().refundBlocking(CliEmulator.paidCheckout())
         assertTrue(captured.records.isEmpty())
 
-        Emulator.faults("""{"drop_after": 1.0}""")
-        assertThrows<RefundException> { Emulator.client().refundBlocking(Emulator.paidCheckout()) }
+        CliEmulator.faults("""{"drop_after": 1.0}""")
+        assertThrows<RefundException> { CliEmulator.client().refundBlocking(CliEmulator.paidCheckout()) }
         assertEquals(listOf(Level.WARNING), captured.records.map { it.level })
 
         logger.level = Level.SEVERE // raising the level applies at once
-        assertThrows<RefundException> { Emulator.client().refundBlocking(Emulator.paidCheckout()) }
+        assertThrows<RefundException> { CliEmulator.client().refundBlocking(CliEmulator.paidCheckout()) }
         assertEquals(1, captured.records.size)
 
         RefundKitLogging.off()
         assertNull(logLevel())
         logger.level = Level.FINE
-        assertThrows<RefundException> { Emulator.client().refundBlocking(Emulator.paidCheckout()) }
+        assertThrows<RefundException> { CliEmulator.client().refundBlocking(CliEmulator.paidCheckout()) }
         assertEquals(1, captured.records.size)
     }
 
     @Test
     fun `a server echoing the key in the request id never puts it in a record`() {
         ScriptedServer().use { server ->
-            val client = RefundClient(ClientConfig(secretKey = Emulator.LIVE_KEY, baseUrl = server.baseUrl, maxRetries = 0u))
-            server.script(500, mapOf("x-request-id" to "req_${Emulator.LIVE_KEY}"), "{}")
+            val client = RefundClient(ClientConfig(secretKey = CliEmulator.LIVE_KEY, baseUrl = server.baseUrl, maxRetries = 0u))
+            server.script(500, mapOf("x-request-id" to "req_${CliEmulator.LIVE_KEY}"), "{}")
             assertThrows<RefundException.Server> { client.refundBlocking("ch_1") }
         }
         val record = captured.attempts().single()
         assertTrue(captured.fields(record)["request_id"]!!.startsWith("req_sk_live_…"), record.message)
-        captured.assertNoSecret(Emulator.LIVE_KEY)
+        captured.assertNoSecret(CliEmulator.LIVE_KEY)
     }
 
     @Test
@@ -143,7 +143,7 @@ class LoggingTest {
             override suspend fun token(forceRefresh: Boolean): String = Relay.jwt("kotlin-logs").also { tokens += it }
         }
         val client = RefundClient.forRelay(Relay.url, provider, maxRetries = 0u)
-        client.refund(Emulator.paidCheckout(5_000), amount = 100)
+        client.refund(CliEmulator.paidCheckout(5_000), amount = 100)
         assertEquals(1, captured.attempts().size)
         captured.assertNoSecret(*tokens.toTypedArray())
     }
