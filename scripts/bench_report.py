@@ -176,10 +176,6 @@ def main() -> None:
         if line.startswith("|") or line.startswith("refunds of"):
             p(line)
     p()
-    analysis = Path("docs/benchmarks-analysis.md")
-    if analysis.is_file():
-        p(analysis.read_text().rstrip())
-        p()
     p("## Reproduce")
     p()
     p("```sh")
