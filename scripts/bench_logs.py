@@ -27,11 +27,11 @@ import pathlib
 import statistics
 import subprocess
 import sys
-import time
 import urllib.request
-from typing import Any, Awaitable, Callable, Dict, List
+from typing import Any, Dict, List
 
 import refundkit
+from bench_timing import sequential, timed_workers
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 KEY = "sk_live_benchmark0000000000000000"
@@ -64,31 +64,6 @@ def big_paid_checkout(url: str) -> str:
     return checkout_id
 
 
-def sequential(call: Callable[[], object], n: int) -> float:
-    for _ in range(min(100, n)):
-        call()
-    started = time.perf_counter()
-    for _ in range(n):
-        call()
-    return n / (time.perf_counter() - started)
-
-
-async def workers(make: Callable[[], Awaitable[object]], n: int, concurrency: int) -> float:
-    left = min(100, n)
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await make()
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm-up
-    left = n
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - started)
-
-
 class Discard(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         pass
@@ -115,7 +90,7 @@ def main() -> None:
 
         async def run_async() -> float:
             async with refundkit.AsyncClient(KEY, base_url=url) as aclient:
-                return await workers(lambda: aclient.refund(checkout, amount=1), args.requests, args.concurrency)
+                return await timed_workers(lambda: aclient.refund(checkout, amount=1), args.requests, args.concurrency)
 
         for _ in range(args.rounds):
             for name, level in levels.items():

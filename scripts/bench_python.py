@@ -33,7 +33,6 @@ import pathlib
 import statistics
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from datetime import datetime, timezone
@@ -45,6 +44,7 @@ import requests
 import standardwebhooks
 
 import refundkit
+from bench_timing import sequential, timed_workers
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 KEY = "sk_live_benchmark0000000000000000"
@@ -103,32 +103,6 @@ def check(status: int, data: Dict[str, Any]) -> str:
     if status != 202:
         raise RuntimeError(f"refund failed: {status} {data}")
     return str(data["refundId"])
-
-
-def sequential(call: Callable[[], object], n: int) -> float:
-    for _ in range(min(100, n)):
-        call()
-    started = time.perf_counter()
-    for _ in range(n):
-        call()
-    return n / (time.perf_counter() - started)
-
-
-async def timed_workers(make: Callable[[], Awaitable[object]], n: int, concurrency: int) -> float:
-    """Calls/s of `n` awaits of `make()`, `concurrency` at a time, after a warm-up."""
-    left = min(100, n)
-
-    async def worker() -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await make()
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm-up
-    left = n
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return n / (time.perf_counter() - started)
 
 
 def concurrent(make: Callable[[], Awaitable[object]], n: int, concurrency: int) -> float:

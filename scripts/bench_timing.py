@@ -1,0 +1,34 @@
+"""Timing loops shared by the Python benchmarks (bench_python.py,
+bench_logs.py): calls/s after a warm-up, sequential or N at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Awaitable, Callable
+
+
+def sequential(call: Callable[[], object], n: int) -> float:
+    for _ in range(min(100, n)):
+        call()
+    started = time.perf_counter()
+    for _ in range(n):
+        call()
+    return n / (time.perf_counter() - started)
+
+
+async def timed_workers(make: Callable[[], Awaitable[object]], n: int, concurrency: int) -> float:
+    """Calls/s of `n` awaits of `make()`, `concurrency` at a time, after a warm-up."""
+    left = min(100, n)
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await make()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))  # warm-up
+    left = n
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - started)
