@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorKind};
 
 pub use crate::defaults::{BASE_DELAY, MAX_DELAY, MAX_RETRY_AFTER};
+pub use classify::{is_retryable, leaves_outcome_unknown, Delivery};
+
+pub(crate) mod classify;
 
 /// A fresh idempotency key: a UUIDv4 (122 random bits).
 ///
@@ -24,42 +27,6 @@ pub fn new_idempotency_key() -> String {
     uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
         .to_string()
-}
-
-/// Whether a request may have reached the service before it failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Certainly not: nothing was sent, or the connection was never made.
-    NotSent,
-    /// Perhaps: the request was (or may have been) written.
-    MaybeSent,
-}
-
-/// Whether sending the same request (same key) again may succeed:
-/// connection failures, timeouts, 409, 429 and 5xx. Never 400/401/403/404/422,
-/// bad input, configuration, unexpected answers or webhook failures.
-pub fn is_retryable(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::IdempotencyConflict
-            | ErrorKind::RateLimited
-            | ErrorKind::Server
-            | ErrorKind::Network
-            | ErrorKind::Timeout
-    )
-}
-
-/// Whether a failure of `kind` leaves open that the refund was made
-/// (ADR 0003): 5xx (the service may have committed first), 409 (another
-/// request with the key is in flight), an unexpected answer (a 2xx we could
-/// not read, an oversized body), and a network failure or timeout once the
-/// request may have been sent.
-pub fn leaves_outcome_unknown(kind: ErrorKind, delivery: Delivery) -> bool {
-    match kind {
-        ErrorKind::Server | ErrorKind::IdempotencyConflict | ErrorKind::UnexpectedResponse => true,
-        ErrorKind::Network | ErrorKind::Timeout => delivery == Delivery::MaybeSent,
-        _ => false,
-    }
 }
 
 /// What to do after a failed attempt.
