@@ -205,20 +205,21 @@ class WebhookEvent {
   #payloadJson;
   #payload;
 
+  /** @param {Array} fields the addon's positional event (bindings/node/src/webhooks.rs) */
   constructor(fields) {
-    this.id = fields.id;
-    this.webhookId = fields.webhookId;
-    this.type = fields.type;
-    this.createdDate = fields.createdDate;
-    this.refundId = fields.refundId;
-    this.checkoutId = fields.checkoutId;
-    this.paymentId = fields.paymentId;
-    this.amount = fields.amount;
-    this.currency = fields.currency;
-    this.status = fields.status;
-    this.mode = fields.mode;
-    this.failureReason = fields.failureReason;
-    this.#payloadJson = fields.payloadJson;
+    this.id = fields[0];
+    this.webhookId = fields[1];
+    this.type = fields[2];
+    this.createdDate = fields[3];
+    this.#payloadJson = fields[4];
+    this.refundId = fields[5];
+    this.checkoutId = fields[6];
+    this.paymentId = fields[7];
+    this.amount = fields[8];
+    this.currency = fields[9];
+    this.status = fields[10];
+    this.mode = fields[11];
+    this.failureReason = fields[12];
   }
 
   get payload() {
