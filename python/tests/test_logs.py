@@ -147,6 +147,32 @@ def test_the_level_is_honoured_and_a_change_applies_to_the_next_call(
         logging.disable(logging.NOTSET)
 
 
+def test_the_level_comes_from_the_parent_when_unset_and_a_disabled_logger_gets_nothing(
+    emulator: Emulator, captured: Captured
+) -> None:
+    logger = logging.getLogger("refundkit")
+    root = logging.getLogger()
+    root_level = root.level
+    client = emulator.client(max_retries=0)
+    try:
+        logger.setLevel(logging.NOTSET)
+        root.setLevel(logging.DEBUG)
+        client.refund(emulator.paid_checkout())
+        assert len(captured.attempts()) == 1
+
+        root.setLevel(logging.INFO)
+        client.refund(emulator.paid_checkout())
+        assert len(captured.attempts()) == 1
+
+        logger.setLevel(logging.DEBUG)
+        logger.disabled = True
+        client.refund(emulator.paid_checkout())
+        assert len(captured.attempts()) == 1
+    finally:
+        logger.disabled = False
+        root.setLevel(root_level)
+
+
 def test_the_async_client_logs_every_attempt_before_its_await_returns(
     emulator: Emulator, captured: Captured
 ) -> None:

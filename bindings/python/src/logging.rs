@@ -2,7 +2,7 @@
 //! (ADR 0019).
 //!
 //! The forwarding subscriber is installed when the module loads. Each call
-//! reads the logger's level (`isEnabledFor`, a cached lookup) on the
+//! reads the logger's effective level (one `getEffectiveLevel()`) on the
 //! caller's thread, which holds the GIL, into core's atomic gate, so a
 //! level change applies to the next call and a disabled level costs no
 //! attach from a runtime thread.
@@ -39,19 +39,22 @@ pub fn install() {
 }
 
 /// Reads the `refundkit` logger's level into the gate: call at the start
-/// of every refund, with the GIL held.
+/// of every refund, with the GIL held. One `getEffectiveLevel()` call; the
+/// gate may be looser than `logging.disable()` or a disabled logger, which
+/// [`emit`] still honours through `isEnabledFor` for each record.
 pub fn refresh_level(py: Python<'_>) {
-    let level = logger(py).ok().and_then(|logger| {
-        [Level::Debug, Level::Info, Level::Warn, Level::Error]
-            .into_iter()
-            .find(|level| {
-                logger
-                    .call_method1("isEnabledFor", (python_level(*level),))
-                    .and_then(|on| on.is_truthy())
-                    .unwrap_or(false)
-            })
-    });
-    log_forward::set_max_level(level);
+    let effective = logger(py)
+        .and_then(|logger| logger.call_method0("getEffectiveLevel")?.extract::<i64>())
+        .ok();
+    log_forward::set_max_level(effective.and_then(lowest_enabled));
+}
+
+/// The most verbose of refundkit's levels that a logger whose effective
+/// level is `effective` lets through, if any.
+fn lowest_enabled(effective: i64) -> Option<Level> {
+    [Level::Debug, Level::Info, Level::Warn, Level::Error]
+        .into_iter()
+        .find(|level| i64::from(python_level(*level)) >= effective)
 }
 
 /// Runs an asyncio call's `future`, keeping its records to log on the loop
