@@ -20,8 +20,6 @@
   when a refund's outcome is unknown (see the README, "Logs").
 """
 
-import logging as _logging
-
 from refundkit._async import AsyncClient
 from refundkit._errors import (
     AlreadyRefundedError,
@@ -77,7 +75,3 @@ __all__ = [
     "TimeoutError",
     "WebhookVerificationError",
 ]
-
-# A library leaves output to the application: without a handler of its own
-# configured, refundkit's records go nowhere (not to stderr).
-_logging.getLogger("refundkit").addHandler(_logging.NullHandler())

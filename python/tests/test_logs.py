@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import http.server
 import logging
+import subprocess
+import sys
 import threading
 from typing import Iterator, List
 
@@ -171,6 +173,34 @@ def test_the_level_comes_from_the_parent_when_unset_and_a_disabled_logger_gets_n
     finally:
         logger.disabled = False
         root.setLevel(root_level)
+
+
+def test_importing_refundkit_leaves_logging_unimported_and_a_warning_never_reaches_stderr(
+    emulator: Emulator,
+) -> None:
+    # A fresh interpreter: `import refundkit` must stay fast (no `logging`);
+    # once the application imports `logging`, refundkit's logger gets a
+    # NullHandler, so an unconfigured app sees no "outcome unknown" warning
+    # on stderr (logging's last-resort handler would print it).
+    checkout_id = emulator.paid_checkout()
+    emulator.set_faults(drop_after=1.0)
+    script = (
+        "import sys, refundkit\n"
+        "assert 'logging' not in sys.modules, 'import refundkit imported logging'\n"
+        "import logging\n"
+        f"client = refundkit.Client({LIVE_KEY!r}, base_url={emulator.url!r}, max_retries=0)\n"
+        "try:\n"
+        f"    client.refund({checkout_id!r})\n"
+        "except refundkit.NetworkError as error:\n"
+        "    assert error.outcome_unknown\n"
+        "handlers = logging.getLogger('refundkit').handlers\n"
+        "assert [type(h).__name__ for h in handlers] == ['NullHandler'], handlers\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
+    assert done.stderr == ""
 
 
 def test_the_async_client_logs_every_attempt_before_its_await_returns(

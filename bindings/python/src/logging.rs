@@ -43,9 +43,12 @@ pub fn install() {
 /// gate may be looser than `logging.disable()` or a disabled logger, which
 /// [`emit`] still honours through `isEnabledFor` for each record.
 pub fn refresh_level(py: Python<'_>) {
-    let effective = logger(py)
-        .and_then(|logger| logger.call_method0("getEffectiveLevel")?.extract::<i64>())
-        .ok();
+    let effective = logger(py).ok().flatten().and_then(|logger| {
+        logger
+            .call_method0("getEffectiveLevel")
+            .and_then(|level| level.extract::<i64>())
+            .ok()
+    });
     log_forward::set_max_level(effective.and_then(lowest_enabled));
 }
 
@@ -118,15 +121,32 @@ impl Sink for PythonLogging {
     }
 }
 
-fn logger(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+/// The `refundkit` logger, once the application has imported `logging`.
+///
+/// Until then nothing can have configured it, so refundkit does not import
+/// `logging` itself (it costs an import of tens of milliseconds); the first
+/// call after the import fetches the logger and attaches a `NullHandler`,
+/// so that a library's records never reach stderr on their own.
+fn logger(py: Python<'_>) -> PyResult<Option<&Bound<'_, PyAny>>> {
     static LOGGER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    static MODULES: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    if let Some(logger) = LOGGER.get(py) {
+        return Ok(Some(logger.bind(py)));
+    }
+    let modules = MODULES.get_or_try_init(py, || {
+        py.import("sys")?.getattr("modules").map(Bound::unbind)
+    })?;
+    if !modules.bind(py).contains("logging")? {
+        return Ok(None);
+    }
     LOGGER
         .get_or_try_init(py, || {
-            py.import("logging")?
-                .call_method1("getLogger", ("refundkit",))
-                .map(Bound::unbind)
+            let logging = py.import("logging")?;
+            let logger = logging.call_method1("getLogger", ("refundkit",))?;
+            logger.call_method1("addHandler", (logging.call_method0("NullHandler")?,))?;
+            Ok::<_, PyErr>(logger.unbind())
         })
-        .map(|logger| logger.bind(py))
+        .map(|logger| Some(logger.bind(py)))
 }
 
 fn python_level(level: Level) -> u8 {
@@ -142,7 +162,9 @@ fn python_level(level: Level) -> u8 {
 /// to log never fails the call.
 fn emit(py: Python<'_>, record: &Record) {
     let logged = (|| -> PyResult<()> {
-        let logger = logger(py)?;
+        let Some(logger) = logger(py)? else {
+            return Ok(());
+        };
         let level = python_level(record.level);
         if !logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
             return Ok(());
