@@ -125,7 +125,7 @@ def main() -> None:
     p("timeout, typed parsing and error finishing. Each series runs as a task on tokio's multi-thread")
     p("runtime (the `#[tokio::main]` default); at concurrency 64 also on one current-thread runtime, and")
     p("thread per core (`2 × current-thread`: two threads, each with its own runtime, client and 32 calls")
-    p("in flight, the way `wrk -t2 -c64` runs). SDK and peer alternate over 3 rounds; the median round")
+    p("in flight, the way `wrk -t2 -c64` runs). SDK and peer alternate over 5 rounds; the median round")
     p("is shown. Client CPU is this process's user + system time per call, from `/proc/self/stat`.")
     p()
     for line in client.splitlines():

@@ -53,7 +53,7 @@ fn print_pair(runtime: &str, a: &Series, b: &Series) {
     );
 }
 
-/// Three rounds of `series` for the SDK and its peer, alternating so that
+/// Five rounds of `series` for the SDK and its peer, alternating so that
 /// background load and emulator state hit both alike; prints each one's
 /// median round and their ratio; returns both medians' refunds/s.
 fn compare(
@@ -61,7 +61,7 @@ fn compare(
     series: impl Fn(Side) -> anyhow::Result<Series>,
 ) -> anyhow::Result<(f64, f64)> {
     let (mut ours, mut peers) = (Vec::new(), Vec::new());
-    for round in 0..3 {
+    for round in 0..5 {
         if round % 2 == 0 {
             ours.push(series(Side::Sdk)?);
             peers.push(series(Side::Bare)?);
