@@ -4,8 +4,9 @@
 //!
 //! Order of work: read and validate every row, streaming (exit 2 if any is
 //! bad), build the client, import every row with its stable key into the
-//! journal in one transaction, then claim rows in pages, send them, and
-//! commit their outcomes in groups. Memory does not grow with the file.
+//! journal in one transaction (the file parsed a page ahead on its own
+//! thread), then claim rows in pages, send them, and commit their outcomes
+//! in groups. Memory does not grow with the file.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufWriter, IsTerminal as _, Write as _};
@@ -100,9 +101,6 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
         return Ok(Exit::Usage);
     }
     let client = client_from(args)?;
-    // client_from has checked that it is set and well-formed.
-    let row_keys =
-        refundkit::keys::RowKeys::new(&std::env::var(SECRET_KEY_ENV).unwrap_or_default());
     let options = RunOptions {
         run: run_name(args.run.as_deref(), &csv_sha256)?,
         csv_sha256,
@@ -112,11 +110,16 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
     let mut journal = Journal::open(&target, &options)
         .await
         .map_err(journal_failure)?;
-    // Every key is committed here, before the first request is sent.
-    match journal
-        .import(read_ahead(open_csv(csv_path)?)?, &row_keys, &options)
-        .await
-    {
+    // Every key is committed here, before the first request is sent. The
+    // keyed state (as good as the secret key) lives only for the import;
+    // client_from has checked that the key is set and well-formed.
+    let imported = {
+        let row_keys =
+            refundkit::keys::RowKeys::new(&std::env::var(SECRET_KEY_ENV).unwrap_or_default());
+        let rows = read_ahead(open_csv(csv_path)?)?;
+        journal.import(rows, &row_keys, &options).await
+    };
+    match imported {
         Ok(()) => {}
         Err(ImportError::Rows(errors, more)) => {
             report_invalid_rows(csv_path, &errors, more, out);
@@ -124,7 +127,6 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
         }
         Err(ImportError::Journal(e)) => return Err(journal_failure(e)),
     }
-    drop(row_keys);
 
     let concurrency = usize::from(args.concurrency.unwrap_or(DEFAULT_CONCURRENCY));
     let mut report = Report::start(out, &journal.describe());
