@@ -4,8 +4,9 @@
 //!
 //! Order of work: read and validate every row, streaming (exit 2 if any is
 //! bad), build the client, import every row with its stable key into the
-//! journal in one transaction, then claim rows in pages, send them, and
-//! commit their outcomes in groups. Memory does not grow with the file.
+//! journal in one transaction (the file parsed a page ahead on its own
+//! thread), then claim rows in pages, send them, and commit their outcomes
+//! in groups. Memory does not grow with the file.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufWriter, IsTerminal as _, Write as _};
@@ -100,8 +101,6 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
         return Ok(Exit::Usage);
     }
     let client = client_from(args)?;
-    // client_from has checked that it is set and well-formed.
-    let secret_key = std::env::var(SECRET_KEY_ENV).unwrap_or_default();
     let options = RunOptions {
         run: run_name(args.run.as_deref(), &csv_sha256)?,
         csv_sha256,
@@ -111,11 +110,16 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
     let mut journal = Journal::open(&target, &options)
         .await
         .map_err(journal_failure)?;
-    // Every key is committed here, before the first request is sent.
-    match journal
-        .import(RowReader::new(open_csv(csv_path)?), &secret_key, &options)
-        .await
-    {
+    // Every key is committed here, before the first request is sent. The
+    // keyed state (as good as the secret key) lives only for the import;
+    // client_from has checked that the key is set and well-formed.
+    let imported = {
+        let row_keys =
+            refundkit::keys::RowKeys::new(&std::env::var(SECRET_KEY_ENV).unwrap_or_default());
+        let rows = read_ahead(open_csv(csv_path)?)?;
+        journal.import(rows, &row_keys, &options).await
+    };
+    match imported {
         Ok(()) => {}
         Err(ImportError::Rows(errors, more)) => {
             report_invalid_rows(csv_path, &errors, more, out);
@@ -123,7 +127,6 @@ pub async fn run(args: &RefundArgs, out: Output) -> Result<Exit, CliError> {
         }
         Err(ImportError::Journal(e)) => return Err(journal_failure(e)),
     }
-    drop(secret_key);
 
     let concurrency = usize::from(args.concurrency.unwrap_or(DEFAULT_CONCURRENCY));
     let mut report = Report::start(out, &journal.describe());
@@ -213,7 +216,7 @@ async fn send_rows(
     report: &mut Report,
 ) -> Result<(), JournalError> {
     let gone = || JournalError("journal: its task ended".to_owned());
-    let claim_size = (concurrency * 4).clamp(64, GROUP);
+    let claim_size = (concurrency * 8).clamp(64, GROUP);
     let mut queue: VecDeque<Claimed> = VecDeque::new();
     let mut in_flight = FuturesUnordered::new();
     let mut settled: Vec<Settled> = Vec::with_capacity(GROUP);
@@ -224,10 +227,11 @@ async fn send_rows(
     let mut window = tokio::time::interval(GROUP_WINDOW);
     window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        // Ask for the next page before the queue runs dry, so sends never wait.
+        // Ask for the next page as soon as one page is queued or less, so
+        // sends never wait for a claim (which may queue behind a commit).
         if !exhausted
             && claiming.is_none()
-            && queue.len() < concurrency
+            && queue.len() < claim_size
             && tokio::time::Instant::now() >= claim_again_at
         {
             let (reply, answer) = oneshot::channel();
@@ -437,6 +441,37 @@ fn check_file(path: &Path) -> Result<(String, RowErrors), CliError> {
     }
     let digest = input.sha.finalize();
     Ok((digest.iter().map(|b| format!("{b:02x}")).collect(), errors))
+}
+
+/// Rows read per page by [`read_ahead`].
+const READ_AHEAD_PAGE: usize = 256;
+
+/// The file's rows, read, validated and digested on a thread of their own a
+/// page ahead, so that parsing the next rows overlaps the journal's writes
+/// of the last ones. Memory stays bounded (a few pages in the channel); the
+/// thread ends with the file, or when the rows are no longer wanted.
+fn read_ahead(
+    input: impl BufRead + Send + 'static,
+) -> Result<impl Iterator<Item = Result<crate::csv_rows::BatchRow, RowError>>, CliError> {
+    let (pages, received) = std::sync::mpsc::sync_channel(4);
+    let reader = move || {
+        let mut page = Vec::with_capacity(READ_AHEAD_PAGE);
+        for item in RowReader::new(input) {
+            page.push(item);
+            if page.len() == READ_AHEAD_PAGE {
+                let full = std::mem::replace(&mut page, Vec::with_capacity(READ_AHEAD_PAGE));
+                if pages.send(full).is_err() {
+                    return;
+                }
+            }
+        }
+        let _ = pages.send(page);
+    };
+    std::thread::Builder::new()
+        .name("refundkit-csv".to_owned())
+        .spawn(reader)
+        .map_err(|e| CliError::failure("system", format!("cannot start a thread: {e}")))?;
+    Ok(received.into_iter().flatten())
 }
 
 /// A reader that hashes what is read through it.

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::{BufRead, Cursor, Read as _, SeekFrom};
 
+use refundkit::keys::RowKeys;
 use refundkit::RefundRequest;
 use sha2::{Digest as _, Sha256};
 
@@ -43,22 +44,21 @@ impl BatchRow {
     /// [`refundkit::keys::row_key`] over checkout id, amount (empty for a
     /// full refund) and the metadata pairs in key order. Stable across
     /// journals, machines and reruns, so a lost journal never refunds twice.
-    pub fn idempotency_key(&self, secret_key: &str) -> String {
+    pub fn idempotency_key(&self, keys: &RowKeys) -> String {
         if let Some(key) = &self.explicit_key {
             return key.clone();
         }
-        let mut fields = vec![
-            self.request.checkout_id.clone(),
-            self.request
-                .amount
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
-        ];
+        let amount = self
+            .request
+            .amount
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let mut fields: Vec<&str> = vec![&self.request.checkout_id, &amount];
         for (key, value) in self.request.metadata.iter().flatten() {
-            fields.push(key.clone());
-            fields.push(value.clone());
+            fields.push(key);
+            fields.push(value);
         }
-        refundkit::keys::row_key(secret_key, &fields)
+        keys.key(&fields)
     }
 }
 
@@ -485,7 +485,10 @@ mod tests {
         let rows =
             read("checkout_id,amount,idempotency_key\nch_1,100,order-1\nch_2,,\n").expect("valid");
         assert_eq!(rows[0].explicit_key.as_deref(), Some("order-1"));
-        assert_eq!(rows[0].idempotency_key("sk_test_a"), "order-1");
+        assert_eq!(
+            rows[0].idempotency_key(&RowKeys::new("sk_test_a")),
+            "order-1"
+        );
         assert_eq!(rows[1].explicit_key, None);
         assert!(rows[0].request.metadata.is_none());
     }
@@ -495,14 +498,20 @@ mod tests {
         let rows = read("ch_1,100\nch_1,100,order=1\nch_1,200\nch_1\n").expect("valid");
         let keys: Vec<String> = rows
             .iter()
-            .map(|r| r.idempotency_key("sk_test_a"))
+            .map(|r| r.idempotency_key(&RowKeys::new("sk_test_a")))
             .collect();
         let again = read("ch_1\nch_1,100\n").expect("valid");
-        assert_eq!(again[1].idempotency_key("sk_test_a"), keys[0]);
-        assert_eq!(again[0].idempotency_key("sk_test_a"), keys[3]);
+        assert_eq!(
+            again[1].idempotency_key(&RowKeys::new("sk_test_a")),
+            keys[0]
+        );
+        assert_eq!(
+            again[0].idempotency_key(&RowKeys::new("sk_test_a")),
+            keys[3]
+        );
         let unique: std::collections::HashSet<&String> = keys.iter().collect();
         assert_eq!(unique.len(), 4);
-        assert_ne!(rows[0].idempotency_key("sk_test_b"), keys[0]);
+        assert_ne!(rows[0].idempotency_key(&RowKeys::new("sk_test_b")), keys[0]);
     }
 
     #[test]

@@ -573,3 +573,112 @@ async fn an_accepted_refund_whose_status_is_failed_is_not_counted_as_refunded() 
     );
     server.abort();
 }
+
+/// A journal left by refundkit before schema version 3 (a `WITHOUT ROWID`
+/// table): some rows refunded, some pending with stored keys, one of which
+/// was sent before the crash. The current binary migrates it and resumes:
+/// refunded rows are skipped, pending rows are sent with their stored keys
+/// (the one already sent is replayed), and each checkout is refunded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_2_journal_is_migrated_and_resumed_with_its_stored_keys() {
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ids, csv) = paid_batch(&emu, dir.path(), 6).await;
+    let rows: Vec<_> =
+        refundkit_cli::csv_rows::RowReader::new(std::fs::read(&csv).expect("csv").as_slice())
+            .collect::<Result<_, _>>()
+            .expect("rows");
+    let journal = dir.path().join("journal.db");
+    let client = refundkit::Client::builder(&emu.secret_key)
+        .base_url(&emu.base_url)
+        .build()
+        .expect("client");
+    {
+        let conn = rusqlite::Connection::open(&journal).expect("journal");
+        conn.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))
+            .expect("0001");
+        conn.execute_batch(include_str!("../migrations/sqlite/0002_runs.sql"))
+            .expect("0002");
+        conn.pragma_update(None, "user_version", 2)
+            .expect("version");
+        for (n, row) in rows.iter().enumerate() {
+            let key = format!("old-key-{n}");
+            // Rows 0-2 were refunded by the earlier run, row 3 was sent
+            // but its outcome never recorded, rows 4-5 were never sent.
+            let state = if n < 3 { "succeeded" } else { "pending" };
+            if n <= 3 {
+                let mut request = row.request.clone();
+                request.idempotency_key = Some(key.clone());
+                client.refund(request).await.expect("earlier refund");
+            }
+            conn.execute(
+                "INSERT INTO refunds (checkout_id, row_key, line, amount, metadata,
+                                      idempotency_key, state, seen_run)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
+                rusqlite::params![
+                    row.request.checkout_id,
+                    row.row_key,
+                    row.line as i64,
+                    row.request.amount,
+                    row.request
+                        .metadata
+                        .as_ref()
+                        .map(|m| serde_json::json!(m).to_string()),
+                    key,
+                    state,
+                ],
+            )
+            .expect("old row");
+        }
+    }
+
+    let run = emu
+        .run(&[
+            "refund",
+            "--from",
+            &csv,
+            "--journal",
+            journal.to_str().expect("path"),
+            "--json",
+        ])
+        .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let report = run.json();
+    assert_eq!(report["summary"]["skippedSucceeded"], 3, "{report}");
+    assert_eq!(report["summary"]["succeeded"], 3, "{report}");
+    assert_eq!(report["summary"]["replayed"], 1, "{report}");
+    let sent: HashMap<u64, String> = report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["outcome"] == "succeeded")
+        .map(|r| {
+            let line = r["line"].as_u64().expect("line");
+            (line, r["idempotencyKey"].as_str().expect("key").to_owned())
+        })
+        .collect();
+    for (n, row) in rows.iter().enumerate().skip(3) {
+        assert_eq!(
+            sent.get(&row.line),
+            Some(&format!("old-key-{n}")),
+            "{report}"
+        );
+    }
+    emu.assert_each_refunded_once(&ids).await;
+
+    let conn = rusqlite::Connection::open(&journal).expect("journal");
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 3);
+    let (rows_kept, succeeded, with_rowid): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(*) FILTER (WHERE state = 'succeeded'), count(rowid)
+             FROM refunds",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("migrated rows");
+    assert_eq!((rows_kept, succeeded, with_rowid), (6, 6, 6));
+    emu.stop().await;
+}

@@ -19,6 +19,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use refundkit::keys::RowKeys;
 use refundkit::{Refund, RefundRequest};
 
 use crate::csv_rows::{BatchRow, RowError};
@@ -324,12 +325,12 @@ impl Journal {
     pub async fn import(
         &mut self,
         rows: impl Iterator<Item = Result<BatchRow, RowError>>,
-        secret_key: &str,
+        row_keys: &RowKeys,
         options: &RunOptions,
     ) -> Result<(), ImportError> {
         match self {
-            Self::Sqlite(j) => j.import(rows, secret_key, options.retry_failed),
-            Self::Postgres(j) => j.import(rows, secret_key, options).await,
+            Self::Sqlite(j) => j.import(rows, row_keys, options.retry_failed),
+            Self::Postgres(j) => j.import(rows, row_keys, options).await,
         }
     }
 
@@ -375,8 +376,8 @@ impl Journal {
 /// `--retry-failed`. The service replays a failure for the key that met it
 /// (for 24 hours), so a retry needs a new key; it is derived from the old
 /// one, so a lost journal derives the same chain again.
-pub fn retry_key(secret_key: &str, previous: &str) -> String {
-    refundkit::keys::row_key(secret_key, &["refundkit-retry", previous])
+pub fn retry_key(row_keys: &RowKeys, previous: &str) -> String {
+    row_keys.key(&["refundkit-retry", previous])
 }
 
 /// Rows reset per statement by `--retry-failed`.

@@ -20,6 +20,7 @@
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Pool, PoolError};
+use refundkit::keys::RowKeys;
 use refundkit_pg::{explain, Schema};
 use tokio_postgres::Config;
 
@@ -34,11 +35,18 @@ use crate::csv_rows::{duplicate_row, BatchRow, RowError};
 const SCHEMA: Schema = Schema {
     table: "refundkit_migrations",
     lock: 0x7265_6675_6e64_6b69,
-    migrations: &[(
-        1,
-        "init",
-        include_str!("../../migrations/postgres/0001_init.sql"),
-    )],
+    migrations: &[
+        (
+            1,
+            "init",
+            include_str!("../../migrations/postgres/0001_init.sql"),
+        ),
+        (
+            2,
+            "fillfactor",
+            include_str!("../../migrations/postgres/0002_fillfactor.sql"),
+        ),
+    ],
     program: "refundkit",
 };
 
@@ -219,10 +227,10 @@ impl PgJournal {
     pub async fn import(
         &mut self,
         rows: impl Iterator<Item = Result<BatchRow, RowError>>,
-        secret_key: &str,
+        row_keys: &RowKeys,
         options: &RunOptions,
     ) -> Result<(), ImportError> {
-        match self.try_import(rows, secret_key, options).await {
+        match self.try_import(rows, row_keys, options).await {
             Ok(()) => {}
             Err(PgFailure::Rows(errors)) => {
                 let (errors, more) = errors.into_parts();
@@ -237,7 +245,7 @@ impl PgJournal {
     async fn try_import(
         &mut self,
         rows: impl Iterator<Item = Result<BatchRow, RowError>>,
-        secret_key: &str,
+        row_keys: &RowKeys,
         options: &RunOptions,
     ) -> Result<(), PgFailure> {
         let mut client = self.pool.get().await?;
@@ -272,7 +280,7 @@ impl PgJournal {
                     &[&self.run, &options.csv_sha256],
                 )
                 .await?;
-                let errors = import_rows(&tx, &self.run, rows, secret_key).await?;
+                let errors = import_rows(&tx, &self.run, rows, row_keys).await?;
                 if !errors.is_empty() {
                     // Dropping the transaction rolls the import back.
                     return Err(PgFailure::Rows(errors));
@@ -287,7 +295,7 @@ impl PgJournal {
             }
         }
         if options.retry_failed {
-            retry_failed_rows(&tx, &self.run, secret_key).await?;
+            retry_failed_rows(&tx, &self.run, row_keys).await?;
         }
         tx.execute(
             "INSERT INTO refundkit_workers (run, worker) VALUES ($1, $2)
@@ -393,8 +401,7 @@ impl PgJournal {
     }
 
     async fn try_record(&self, settled: &[Settled]) -> Result<(), PgFailure> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
+        let client = self.pool.get().await?;
         let keys: Vec<&str> = settled.iter().map(|s| s.key.as_str()).collect();
         let states: Vec<&str> = settled.iter().map(|s| s.state.as_str()).collect();
         let refund_ids: Vec<Option<&str>> =
@@ -412,54 +419,52 @@ impl PgJournal {
             .iter()
             .map(|s| i32::try_from(s.attempts).unwrap_or(i32::MAX))
             .collect();
-        let statement = tx
-            .prepare_cached(
-                "UPDATE refundkit_rows r
-                 SET state = u.state, refund_id = coalesce(u.refund_id, r.refund_id),
-                     refund_status = u.status, error_kind = u.kind, error_message = u.message,
-                     http_status = u.http, attempts = r.attempts + u.attempts,
-                     worker = NULL, lease_until = NULL, last_worker = $2, updated_at = now()
-                 FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                             $8::text[], $9::int4[], $10::int4[])
-                      AS u(key, state, refund_id, status, kind, message, http, attempts)
-                 WHERE r.run = $1 AND r.idempotency_key = u.key
-                   AND (u.state = 'succeeded' OR (r.worker = $2 AND r.state <> 'succeeded'))",
-            )
-            .await?;
-        tx.execute(
-            &statement,
-            &[
-                &self.run,
-                &self.worker,
-                &keys,
-                &states,
-                &refund_ids,
-                &statuses,
-                &kinds,
-                &messages,
-                &http,
-                &attempts,
-            ],
-        )
-        .await?;
         let count =
             |state: RowState| -> i64 { settled.iter().filter(|s| s.state == state).count() as i64 };
-        tx.execute(
-            "UPDATE refundkit_workers
-             SET sent = sent + $3, succeeded = succeeded + $4, failed = failed + $5,
-                 unknown = unknown + $6, heartbeat_at = now()
-             WHERE run = $1 AND worker = $2",
-            &[
-                &self.run,
-                &self.worker,
-                &(settled.len() as i64),
-                &count(RowState::Succeeded),
-                &count(RowState::Failed),
-                &(count(RowState::Unknown) + count(RowState::Pending)),
-            ],
-        )
-        .await?;
-        tx.commit().await?;
+        // One statement, so one round trip and its own transaction: the
+        // outcomes and this worker's progress commit together.
+        let statement = client
+            .prepare_cached(
+                "WITH settled AS (
+                     UPDATE refundkit_rows r
+                     SET state = u.state, refund_id = coalesce(u.refund_id, r.refund_id),
+                         refund_status = u.status, error_kind = u.kind,
+                         error_message = u.message, http_status = u.http,
+                         attempts = r.attempts + u.attempts, worker = NULL,
+                         lease_until = NULL, last_worker = $2, updated_at = now()
+                     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                                 $8::text[], $9::int4[], $10::int4[])
+                          AS u(key, state, refund_id, status, kind, message, http, attempts)
+                     WHERE r.run = $1 AND r.idempotency_key = u.key
+                       AND (u.state = 'succeeded'
+                            OR (r.worker = $2 AND r.state <> 'succeeded')))
+                 UPDATE refundkit_workers
+                 SET sent = sent + $11, succeeded = succeeded + $12, failed = failed + $13,
+                     unknown = unknown + $14, heartbeat_at = now()
+                 WHERE run = $1 AND worker = $2",
+            )
+            .await?;
+        client
+            .execute(
+                &statement,
+                &[
+                    &self.run,
+                    &self.worker,
+                    &keys,
+                    &states,
+                    &refund_ids,
+                    &statuses,
+                    &kinds,
+                    &messages,
+                    &http,
+                    &attempts,
+                    &(settled.len() as i64),
+                    &count(RowState::Succeeded),
+                    &count(RowState::Failed),
+                    &(count(RowState::Unknown) + count(RowState::Pending)),
+                ],
+            )
+            .await?;
         Ok(())
     }
 
@@ -570,7 +575,7 @@ async fn heartbeat(pool: &Pool, run: &str, worker: &str, lease: f64) -> Result<(
 async fn retry_failed_rows(
     tx: &deadpool_postgres::Transaction<'_>,
     run: &str,
-    secret_key: &str,
+    row_keys: &RowKeys,
 ) -> Result<(), PgFailure> {
     loop {
         let keys: Vec<String> = tx
@@ -586,7 +591,7 @@ async fn retry_failed_rows(
         if keys.is_empty() {
             return Ok(());
         }
-        let next: Vec<String> = keys.iter().map(|k| retry_key(secret_key, k)).collect();
+        let next: Vec<String> = keys.iter().map(|k| retry_key(row_keys, k)).collect();
         tx.execute(
             "UPDATE refundkit_rows r
              SET state = 'pending', idempotency_key = u.next, last_worker = NULL,
@@ -605,7 +610,7 @@ async fn import_rows(
     tx: &deadpool_postgres::Transaction<'_>,
     run: &str,
     rows: impl Iterator<Item = Result<BatchRow, RowError>>,
-    secret_key: &str,
+    row_keys: &RowKeys,
 ) -> Result<RowErrors, PgFailure> {
     let insert = tx
         .prepare(
@@ -621,7 +626,7 @@ async fn import_rows(
     let mut chunk = ImportChunk::default();
     for item in rows {
         match item {
-            Ok(row) => chunk.push(&row, secret_key),
+            Ok(row) => chunk.push(&row, row_keys),
             Err(error) => errors.push(error),
         }
         if chunk.lines.len() >= IMPORT_CHUNK {
@@ -644,13 +649,13 @@ struct ImportChunk {
 }
 
 impl ImportChunk {
-    fn push(&mut self, row: &BatchRow, secret_key: &str) {
+    fn push(&mut self, row: &BatchRow, row_keys: &RowKeys) {
         self.lines.push(i64::try_from(row.line).unwrap_or(i64::MAX));
         self.checkout_ids.push(row.request.checkout_id.clone());
         self.amounts.push(row.request.amount);
         self.metadata.push(metadata_json(&row.request));
         self.digests.push(row.row_key.clone());
-        self.keys.push(row.idempotency_key(secret_key));
+        self.keys.push(row.idempotency_key(row_keys));
     }
 
     /// Inserts and empties the chunk; a row that conflicts with one already
