@@ -262,10 +262,16 @@ internal open class UniffiRustCallStatus : Structure() {
 internal object UniffiRustCallStatusPool {
     private val free = ThreadLocal.withInitial { ArrayList<UniffiRustCallStatus>(4) }
 
+    /** A status whose memory and fields are all zeros (success, no error buffer). */
     fun take(): UniffiRustCallStatus {
         val statuses = free.get()
-        if (statuses.isEmpty()) return UniffiRustCallStatus()
-        return statuses.removeAt(statuses.size - 1).also { it.code = UNIFFI_CALL_SUCCESS }
+        if (statuses.isEmpty()) return UniffiRustCallStatus().also { it.setAutoSynch(false) }
+        return statuses.removeAt(statuses.size - 1)
+    }
+
+    /** After the call: the fields as Rust left them (read only when the code is not success). */
+    fun sync(status: UniffiRustCallStatus) {
+        if (status.pointer.getByte(0) != UNIFFI_CALL_SUCCESS) status.read()
     }
 
     /** Only for a status whose call succeeded: Rust wrote nothing into it. */
@@ -294,6 +300,7 @@ interface UniffiRustCallStatusErrorHandler<E> {
 private inline fun <U, E: kotlin.Exception> uniffiRustCallWithError(errorHandler: UniffiRustCallStatusErrorHandler<E>, callback: (UniffiRustCallStatus) -> U): U {
     val status = UniffiRustCallStatusPool.take() // scripts/gen-bindings: ADR 0025
     val return_value = callback(status)
+    UniffiRustCallStatusPool.sync(status)
     uniffiCheckCallStatus(errorHandler, status)
     UniffiRustCallStatusPool.give(status)
     return return_value
