@@ -184,7 +184,7 @@ fun main(args: Array<String>) {
         made += rows.size * count
         val load = java.io.File("/proc/loadavg").takeIf { it.canRead() }?.readText()?.split(" ")?.take(3)?.joinToString(" ")
         println()
-        if (rounds > 1) println("round $round of $rounds (${if (round % 2 == 1) "table order" else "reverse order"}), load average before the round's end: $load")
+        if (rounds > 1) println("round $round of $rounds (${if (round % 2 == 1) "table order" else "reverse order"}), load average at the round's end: $load")
         println("refunds of 1 cent against the emulator on this machine (${Runtime.getRuntime().availableProcessors()} cores, emulator on the same cores), $count per row, JVM ${System.getProperty("java.version")}, coroutine rows: ${harness.name.lowercase()} on Dispatchers.Default")
         println("| client | concurrency | refunds/s | p50 ms | p99 ms | JVM CPU µs/refund | JVM heap KB/refund |")
         println("|---|---:|---:|---:|---:|---:|---:|")
