@@ -258,6 +258,29 @@ internal open class UniffiRustCallStatus : Structure() {
     }
 }
 
+// scripts/gen-bindings: ADR 0025. Call statuses reused per thread.
+internal object UniffiRustCallStatusPool {
+    private val free = ThreadLocal.withInitial { ArrayList<UniffiRustCallStatus>(4) }
+
+    /** A status whose memory and fields are all zeros (success, no error buffer). */
+    fun take(): UniffiRustCallStatus {
+        val statuses = free.get()
+        if (statuses.isEmpty()) return UniffiRustCallStatus().also { it.setAutoSynch(false) }
+        return statuses.removeAt(statuses.size - 1)
+    }
+
+    /** After the call: the fields as Rust left them (read only when the code is not success). */
+    fun sync(status: UniffiRustCallStatus) {
+        if (status.pointer.getByte(0) != UNIFFI_CALL_SUCCESS) status.read()
+    }
+
+    /** Only for a status whose call succeeded: Rust wrote nothing into it. */
+    fun give(status: UniffiRustCallStatus) {
+        val statuses = free.get()
+        if (statuses.size < 4) statuses.add(status)
+    }
+}
+
 class InternalException(message: String) : kotlin.Exception(message)
 
 /**
@@ -275,9 +298,11 @@ interface UniffiRustCallStatusErrorHandler<E> {
 
 // Call a rust function that returns a Result<>.  Pass in the Error class companion that corresponds to the Err
 private inline fun <U, E: kotlin.Exception> uniffiRustCallWithError(errorHandler: UniffiRustCallStatusErrorHandler<E>, callback: (UniffiRustCallStatus) -> U): U {
-    var status = UniffiRustCallStatus()
+    val status = UniffiRustCallStatusPool.take() // scripts/gen-bindings: ADR 0025
     val return_value = callback(status)
+    UniffiRustCallStatusPool.sync(status)
     uniffiCheckCallStatus(errorHandler, status)
+    UniffiRustCallStatusPool.give(status)
     return return_value
 }
 
