@@ -1,9 +1,10 @@
 //! [`RelayStore`] on one SQLite file (WAL), the default journal.
 //!
-//! Group commit by flat combining: an operation queues itself, and the
+//! Group commit by flat combining: an operation queues itself, yields once
+//! to the other tasks ready on its thread (so they queue theirs), and the
 //! first caller to find the connection free commits everything queued in
 //! one transaction (each operation in a savepoint of its own), then answers
-//! each. Alone, a caller runs its own operation at once on its own task, no
+//! each. Alone, a caller runs its own operation on its own task, no
 //! hand-off to another thread; under load, one commit serves many
 //! requests, and the callers waiting on it do not block their threads.
 //! Nobody is answered before the commit that holds their row.
@@ -139,8 +140,11 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(job);
-        self.commit_queued();
         Box::pin(async move {
+            // Lets the other requests ready on this thread queue their
+            // writes first, so that one commit serves them all (ADR 0024).
+            tokio::task::yield_now().await;
+            self.commit_queued();
             answer
                 .await
                 .unwrap_or_else(|_| Err(StoreError("the journal dropped a write".to_owned())))
