@@ -266,6 +266,12 @@ struct RelayArgs {
     /// several relays (see docs/scaling.md).
     #[arg(long, value_name = "PATH|URL", default_value = "refundkit-relay.db")]
     journal: PathBuf,
+
+    /// Threads serving requests: 1 (the default) runs everything on one
+    /// thread, the fastest on a small machine; more spread the requests
+    /// over that many (see docs/adr/0024).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
 }
 
 /// Splits `KEY=VALUE` at the first `=`.
@@ -317,10 +323,13 @@ fn main() -> ExitCode {
     // clap exits 2 on usage errors and 0 for --help and --version.
     let cli = Cli::parse();
     let out = Output { json: cli.json };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match &cli.command {
+        Command::Relay(args) => refundkit_relay::runtime::build(usize::from(args.threads)),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             out.error(&CliError::failure(

@@ -44,15 +44,28 @@ fn token(sub: &str) -> String {
 }
 
 async fn spawn_relay(emulator: &TestEmulator, auth: &str, journal: &str) -> Announced {
+    spawn_relay_with(emulator, auth, journal, &[]).await
+}
+
+async fn spawn_relay_with(
+    emulator: &TestEmulator,
+    auth: &str,
+    journal: &str,
+    more: &[&str],
+) -> Announced {
     let args = [
-        "relay",
-        "--upstream",
-        emulator.base_url.as_str(),
-        "--auth",
-        auth,
-        "--journal",
-        journal,
-    ];
+        &[
+            "relay",
+            "--upstream",
+            emulator.base_url.as_str(),
+            "--auth",
+            auth,
+            "--journal",
+            journal,
+        ][..],
+        more,
+    ]
+    .concat();
     let env = [
         ("REFUNDKIT_SECRET_KEY", emulator.secret_key.as_str()),
         (JWT_ENV, JWT_SECRET),
@@ -229,6 +242,39 @@ async fn sigterm_finishes_the_refund_in_flight_and_exits_0() {
     emulator.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_on_several_threads_refunds_each_key_once_and_journals_every_answer() {
+    let emulator = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let auth = auth_file(dir.path());
+    let journal = dir.path().join("relay.db");
+    let journal_text = journal.to_string_lossy().into_owned();
+    let checkout = emulator.paid_checkout(100_000).await;
+    let relay = spawn_relay_with(&emulator, &auth, &journal_text, &["--threads", "4"]).await;
+    let http = reqwest::Client::new();
+    let token = token("carol");
+    // 20 keys, each sent twice at once: 40 requests in flight.
+    let calls = (0..40).map(|i| {
+        let (http, url, token, checkout) = (&http, &relay.url, &token, &checkout);
+        async move { refund(http, url, token, checkout, &format!("threads-{}", i % 20)).await }
+    });
+    for answer in futures::future::join_all(calls).await {
+        let (status, body) = answer.expect("answered");
+        assert_eq!(status, 202, "{body}");
+    }
+    assert_eq!(emulator.ledger().await.len(), 20, "one refund per key");
+    let conn = rusqlite::Connection::open(&journal).expect("open journal");
+    let succeeded: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM decisions WHERE outcome = 'succeeded'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(succeeded, 40, "every answered request has its row");
+    emulator.stop().await;
+}
+
 #[tokio::test]
 async fn configuration_mistakes_are_usage_errors_naming_the_problem() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -264,6 +310,19 @@ async fn configuration_mistakes_are_usage_errors_naming_the_problem() {
     .await;
     assert_eq!(bad_auth.code, Some(2), "{bad_auth:?}");
     assert!(bad_auth.stderr.contains("audience"), "{bad_auth:?}");
+
+    let no_threads = run_cli(
+        &[
+            &base[..],
+            &[auth.as_str(), "--journal", &journal, "--threads", "0"],
+        ]
+        .concat(),
+        &[("REFUNDKIT_SECRET_KEY", secret), (JWT_ENV, JWT_SECRET)],
+        &[secret, JWT_SECRET],
+    )
+    .await;
+    assert_eq!(no_threads.code, Some(2), "{no_threads:?}");
+    assert!(no_threads.stderr.contains("--threads"), "{no_threads:?}");
 }
 
 #[tokio::test]

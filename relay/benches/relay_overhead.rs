@@ -84,6 +84,24 @@ impl Server {
     }
 }
 
+/// User plus system CPU time of process `pid` (from `/proc/PID/stat`,
+/// in clock ticks of 10 ms: over thousands of refunds, well under a
+/// microsecond per refund).
+fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which ends at the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat(5): 12 and 13 here.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
 /// The floor's request body.
 #[derive(serde::Deserialize)]
 struct FloorBody {
@@ -117,39 +135,35 @@ async fn floor_refund(
     }
 }
 
-/// Starts the floor forwarder for `upstream` on a runtime of its own (two
-/// workers, as the relay's on this machine) in a thread; returns its URL.
-fn spawn_floor(upstream: &str) -> anyhow::Result<String> {
+/// Serves the floor forwarder for `upstream` in this process until killed,
+/// on the runtime the relay uses by default (`refundkit_relay::runtime`), announcing
+/// `listening on URL` as the relay does. The bench runs itself with
+/// `--serve-floor UPSTREAM` for this, so the floor is a process of its own
+/// like the relay and its CPU time is measured the same way.
+fn serve_floor(upstream: &str) -> anyhow::Result<()> {
     let client = Arc::new(Client::builder(SECRET).base_url(upstream).build()?);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    let url = format!("http://{}", listener.local_addr()?);
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            use axum::serve::ListenerExt as _;
-            let listener = tokio::net::TcpListener::from_std(listener)
-                .unwrap()
-                .tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-            let router = axum::Router::new()
-                .route("/api/checkouts/{id}/refund", post(floor_refund))
-                .with_state(client);
-            axum::serve(listener, router).await.unwrap();
+    let runtime = refundkit_relay::runtime::build(1)?;
+    runtime.block_on(async move {
+        use axum::serve::ListenerExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("listening on http://{}", listener.local_addr()?);
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
         });
-    });
-    Ok(url)
+        let router = axum::Router::new()
+            .route("/api/checkouts/{id}/refund", post(floor_refund))
+            .with_state(client);
+        axum::serve(listener, router).await?;
+        anyhow::Ok(())
+    })
 }
 
 /// One side: a `refundkit::Client` and what the table calls it.
 struct Caller {
     name: &'static str,
     client: Client,
+    /// The process that forwards (floor or relay), if any.
+    forwarder: Option<u32>,
 }
 
 impl Caller {
@@ -183,11 +197,17 @@ struct Series {
     calls: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// CPU time of the forwarding process, the emulator and this process.
+    cpu: [Duration; 3],
 }
 
 impl Series {
     fn rate(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+    /// CPU µs per refund of process `i` (forwarder, emulator, bench).
+    fn cpu_us(&self, i: usize) -> f64 {
+        self.cpu[i].as_secs_f64() * 1e6 / self.calls as f64
     }
     fn percentile(&self, p: f64) -> Duration {
         let mut sorted = self.latencies.clone();
@@ -197,8 +217,19 @@ impl Series {
     }
 }
 
+/// CPU time so far of the forwarder (zero without one), the emulator and
+/// this process.
+fn cpu_now(forwarder: Option<u32>, emulator: u32) -> [Duration; 3] {
+    [
+        forwarder.map_or(Duration::ZERO, process_cpu),
+        process_cpu(emulator),
+        process_cpu(std::process::id()),
+    ]
+}
+
 async fn series(
     caller: &Caller,
+    emulator: u32,
     checkout: &str,
     calls: usize,
     concurrency: usize,
@@ -206,14 +237,18 @@ async fn series(
     caller
         .run(checkout, concurrency.max(50), concurrency)
         .await?;
+    let before = cpu_now(caller.forwarder, emulator);
     let started = Instant::now();
     let latencies = caller.run(checkout, calls, concurrency).await?;
+    let elapsed = started.elapsed();
+    let after = cpu_now(caller.forwarder, emulator);
     Ok(Series {
         name: caller.name,
         concurrency,
         calls,
-        elapsed: started.elapsed(),
+        elapsed,
         latencies,
+        cpu: [0, 1, 2].map(|i| after[i].saturating_sub(before[i])),
     })
 }
 
@@ -240,6 +275,9 @@ fn token() -> String {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--serve-floor") {
+        return serve_floor(&args[i + 1]);
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let bin = args
         .iter()
@@ -278,7 +316,12 @@ fn main() -> anyhow::Result<()> {
     };
     let relay = relay_with(journal.to_str().unwrap())?;
     let memory_relay = relay_with(":memory:")?;
-    let floor = spawn_floor(&emulator.url)?;
+    let floor = Server::spawn(
+        std::env::current_exe()?.to_str().unwrap(),
+        &["--serve-floor", &emulator.url],
+        &[],
+    )?;
+    let emulator_pid = emulator.child.id();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -291,12 +334,15 @@ fn main() -> anyhow::Result<()> {
         let direct = Caller {
             name: "refundkit::Client → emulator",
             client: Client::builder(SECRET).base_url(&emulator.url).build()?,
+            forwarder: None,
         };
         let token = token();
-        let through = |name: &'static str, url: &str| -> anyhow::Result<Caller> {
+        let through = |name: &'static str, server: &Server| -> anyhow::Result<Caller> {
             let token = token.clone();
+            let url = &server.url;
             Ok(Caller {
                 name,
+                forwarder: Some(server.child.id()),
                 client: Client::builder_for_relay(url, move |_force_refresh: bool| {
                     let token = token.clone();
                     async move { Ok(token) }
@@ -312,11 +358,11 @@ fn main() -> anyhow::Result<()> {
             )?,
             through(
                 "refundkit::Client (token mode) → relay (--journal :memory:) → emulator",
-                &memory_relay.url,
+                &memory_relay,
             )?,
             through(
                 "refundkit::Client (token mode) → relay (journal file) → emulator",
-                &relay.url,
+                &relay,
             )?,
         ];
         let mut rows = Vec::new();
@@ -325,7 +371,8 @@ fn main() -> anyhow::Result<()> {
             let mut rounds: Vec<Vec<Series>> = callers.iter().map(|_| Vec::new()).collect();
             for _ in 0..3 {
                 for (caller, series_of) in callers.iter().zip(rounds.iter_mut()) {
-                    series_of.push(series(caller, &checkout, calls, concurrency).await?);
+                    series_of
+                        .push(series(caller, emulator_pid, &checkout, calls, concurrency).await?);
                 }
             }
             for mut three in rounds {
@@ -338,6 +385,7 @@ fn main() -> anyhow::Result<()> {
     let (rss, peak) = relay.rss_kib();
     relay.stop();
     memory_relay.stop();
+    floor.stop();
     emulator.stop();
 
     println!("| path | concurrency | calls | refunds/s | p50 µs | p99 µs |");
@@ -369,5 +417,24 @@ fn main() -> anyhow::Result<()> {
         }
     }
     println!("- relay RSS after the run: {rss} KiB (peak {peak} KiB)");
+    println!();
+    println!(
+        "CPU µs per refund (user + system, /proc/PID/stat; same median rounds): \
+         the forwarder (floor or relay), the emulator, and the bench process (the calling clients)"
+    );
+    println!();
+    println!("| path | concurrency | forwarder | emulator | bench | total |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for s in &rows {
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            s.name,
+            s.concurrency,
+            s.cpu_us(0),
+            s.cpu_us(1),
+            s.cpu_us(2),
+            s.cpu_us(0) + s.cpu_us(1) + s.cpu_us(2)
+        );
+    }
     Ok(())
 }

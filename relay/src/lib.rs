@@ -12,6 +12,7 @@
 //!   a SQLite file, or PostgreSQL shared by several relays).
 //! - [`answer`]: the relay's own answers and the service's, passed back.
 //! - [`upstream`]: the core client and the upstream idempotency key.
+//! - [`runtime`]: the tokio runtime the relay serves on.
 //! - [`Relay`]: serving, and the graceful stop.
 
 pub mod answer;
@@ -19,6 +20,7 @@ pub mod auth_file;
 pub mod policy;
 pub mod rate;
 mod refunds;
+pub mod runtime;
 mod server;
 pub mod store;
 pub mod token;

@@ -65,7 +65,9 @@ pub struct TokenVerifier {
     public_keys: Vec<PublicKey>,
     issuer: String,
     audience: String,
-    leeway: u64,
+    /// The checks of each accepted algorithm, built once: issuer, audience,
+    /// required claims, leeway, `exp` and `nbf`.
+    validations: Vec<(Algorithm, Validation)>,
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -136,12 +138,16 @@ impl TokenVerifier {
                 keys
             }
         };
+        let validations = ACCEPTED
+            .iter()
+            .map(|&alg| (alg, validation(alg, jwt)))
+            .collect();
         Ok(Self {
             hs256,
             public_keys,
             issuer: jwt.issuer.clone(),
             audience: jwt.audience.clone(),
-            leeway: jwt.leeway_seconds,
+            validations,
         })
     }
 
@@ -166,14 +172,13 @@ impl TokenVerifier {
         let jwt_header =
             jsonwebtoken::decode_header(token).map_err(|_| TokenRejection("malformed token"))?;
         let key = self.key_for(jwt_header.alg, jwt_header.kid.as_deref())?;
-        let mut validation = Validation::new(jwt_header.alg);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = self.leeway;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        let validation = self
+            .validations
+            .iter()
+            .find(|(alg, _)| *alg == jwt_header.alg)
+            .map(|(_, v)| v)
+            .ok_or(TokenRejection("the token's algorithm is not accepted"))?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, validation)
             .map_err(|e| rejection(e.kind()))?;
         caller(data.claims)
     }
@@ -212,6 +217,26 @@ impl TokenVerifier {
             _ => Err(TokenRejection("the token's algorithm is not accepted")),
         }
     }
+}
+
+/// The algorithms a token may be signed with (each only with its own key).
+const ACCEPTED: [Algorithm; 4] = [
+    Algorithm::HS256,
+    Algorithm::RS256,
+    Algorithm::ES256,
+    Algorithm::EdDSA,
+];
+
+/// What a token signed with `alg` must satisfy besides its signature.
+fn validation(alg: Algorithm, jwt: &JwtSection) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&[&jwt.issuer]);
+    validation.set_audience(&[&jwt.audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = jwt.leeway_seconds;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation
 }
 
 /// The algorithm a JWKS key is for: its `alg` when given, else its type.

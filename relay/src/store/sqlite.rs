@@ -1,9 +1,10 @@
 //! [`RelayStore`] on one SQLite file (WAL), the default journal.
 //!
-//! Group commit by flat combining: an operation queues itself, and the
+//! Group commit by flat combining: an operation queues itself, yields once
+//! to the other tasks ready on its thread (so they queue theirs), and the
 //! first caller to find the connection free commits everything queued in
 //! one transaction (each operation in a savepoint of its own), then answers
-//! each. Alone, a caller runs its own operation at once on its own task, no
+//! each. Alone, a caller runs its own operation on its own task, no
 //! hand-off to another thread; under load, one commit serves many
 //! requests, and the callers waiting on it do not block their threads.
 //! Nobody is answered before the commit that holds their row.
@@ -139,8 +140,14 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(job);
-        self.commit_queued();
+        let mut queued = CommitOnDrop(Some(self));
         Box::pin(async move {
+            // Lets the other requests ready on this thread queue their
+            // writes first, so that one commit serves them all (ADR 0024).
+            tokio::task::yield_now().await;
+            if let Some(store) = queued.0.take() {
+                store.commit_queued();
+            }
             answer
                 .await
                 .unwrap_or_else(|_| Err(StoreError("the journal dropped a write".to_owned())))
@@ -176,6 +183,19 @@ impl SqliteStore {
             {
                 return;
             }
+        }
+    }
+}
+
+/// Commits the queue when dropped unless taken: a write whose caller
+/// stopped waiting (an app that hung up) is still committed at once, as
+/// if it had been committed when it was queued.
+struct CommitOnDrop<'a>(Option<&'a SqliteStore>);
+
+impl Drop for CommitOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(store) = self.0.take() {
+            store.commit_queued();
         }
     }
 }
@@ -443,6 +463,20 @@ mod tests {
             .await
             .expect("ok");
         assert!(matches!(again, Begun::Forwarding { reserved: true, .. }));
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_caller_stops_waiting_is_still_committed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j.db");
+        let store = SqliteStore::open(&path).expect("open");
+        // The app hung up: its request's future is dropped unpolled.
+        drop(store.record(Decision::new(Outcome::InvalidToken)));
+        let rows: i64 = Connection::open(&path)
+            .expect("reopen")
+            .query_row("SELECT count(*) FROM decisions", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(rows, 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
