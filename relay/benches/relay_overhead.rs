@@ -16,6 +16,7 @@
 //! (`--quick` for short runs).
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
+use refundkit_tools::bench::process_cpu_of;
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -82,24 +83,6 @@ impl Server {
             .status();
         let _ = self.child.wait();
     }
-}
-
-/// User plus system CPU time of process `pid` (from `/proc/PID/stat`,
-/// in clock ticks of 10 ms: over thousands of refunds, well under a
-/// microsecond per refund).
-fn process_cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which ends at the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat(5): 12 and 13 here.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
 /// The floor's request body.
@@ -221,9 +204,9 @@ impl Series {
 /// this process.
 fn cpu_now(forwarder: Option<u32>, emulator: u32) -> [Duration; 3] {
     [
-        forwarder.map_or(Duration::ZERO, process_cpu),
-        process_cpu(emulator),
-        process_cpu(std::process::id()),
+        forwarder.map_or(Duration::ZERO, process_cpu_of),
+        process_cpu_of(emulator),
+        process_cpu_of(std::process::id()),
     ]
 }
 

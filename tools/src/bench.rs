@@ -39,7 +39,17 @@ impl Series {
 
 /// CPU time used by this process so far (user + system, all threads; Linux).
 pub fn process_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_from_stat("/proc/self/stat")
+}
+
+/// CPU time used so far by process `pid` (user + system, all threads;
+/// Linux; zero if it cannot be read).
+pub fn process_cpu_of(pid: u32) -> Duration {
+    cpu_from_stat(&format!("/proc/{pid}/stat"))
+}
+
+fn cpu_from_stat(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are 14 and 15.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
