@@ -103,13 +103,7 @@ impl RowKeys {
     /// The key of the row with these fields.
     pub fn key<S: AsRef<str>>(&self, fields: &[S]) -> String {
         let mut mac = self.mac.clone();
-        for part in fields {
-            let part = part.as_ref().as_bytes();
-            let mut digits = [0u8; 20];
-            mac.update(decimal(part.len(), &mut digits));
-            mac.update(b":");
-            mac.update(part);
-        }
+        write_length_prefixed(fields, |bytes| mac.update(bytes));
         let digest = mac.finalize().into_bytes();
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
@@ -121,6 +115,25 @@ impl std::fmt::Debug for RowKeys {
     /// Never shows the keyed state (it is as good as the secret key).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RowKeys(..)")
+    }
+}
+
+/// The parts as `len:part` each (length in decimal ASCII), the encoding
+/// both kinds of derived key hash.
+fn length_prefixed<S: AsRef<str>>(parts: &[S]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_length_prefixed(parts, |bytes| out.extend_from_slice(bytes));
+    out
+}
+
+/// [`length_prefixed`], handed to `sink` piece by piece without allocating.
+fn write_length_prefixed<S: AsRef<str>>(parts: &[S], mut sink: impl FnMut(&[u8])) {
+    for part in parts {
+        let part = part.as_ref().as_bytes();
+        let mut digits = [0u8; 20];
+        sink(decimal(part.len(), &mut digits));
+        sink(b":");
+        sink(part);
     }
 }
 
@@ -136,17 +149,6 @@ fn decimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
             return &buf[start..];
         }
     }
-}
-
-fn length_prefixed<S: AsRef<str>>(parts: &[S]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for part in parts {
-        let part = part.as_ref();
-        out.extend_from_slice(part.len().to_string().as_bytes());
-        out.push(b':');
-        out.extend_from_slice(part.as_bytes());
-    }
-    out
 }
 
 #[cfg(test)]
