@@ -195,40 +195,32 @@ impl SqliteJournal {
 
     /// Rows of this run in each state.
     pub fn counts(&self) -> Result<StateCounts, JournalError> {
-        // Four filtered counts in one pass: a GROUP BY would sort every row.
-        let count = |row: &rusqlite::Row<'_>, i| row.get::<_, i64>(i).map(i64::unsigned_abs);
-        Ok(self.conn.query_row(
-            "SELECT count(*) FILTER (WHERE state = 'pending'),
-                    count(*) FILTER (WHERE state = 'succeeded'),
-                    count(*) FILTER (WHERE state = 'failed'),
-                    count(*) FILTER (WHERE state = 'unknown')
-             FROM refunds WHERE seen_run = ?1",
+        self.count_states(
+            &format!("{COUNT_STATES} WHERE seen_run = ?1"),
             params![self.run],
-            |row| {
-                Ok(StateCounts {
-                    pending: count(row, 0)?,
-                    succeeded: count(row, 1)?,
-                    failed: count(row, 2)?,
-                    unknown: count(row, 3)?,
-                })
-            },
-        )?)
+        )
     }
 
     /// Rows of the whole journal (every run) in each state.
     pub fn all_counts(&self) -> Result<StateCounts, JournalError> {
-        let mut statement = self
-            .conn
-            .prepare("SELECT state, count(*) FROM refunds GROUP BY state")?;
-        let mut counts = StateCounts::default();
-        let mut rows = statement.query([])?;
-        while let Some(row) = rows.next()? {
-            let state: String = row.get(0)?;
-            if let Some(state) = RowState::parse(&state) {
-                counts.add(state, row.get::<_, i64>(1)?.unsigned_abs());
-            }
-        }
-        Ok(counts)
+        self.count_states(COUNT_STATES, [])
+    }
+
+    /// Runs a [`COUNT_STATES`] query.
+    fn count_states(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<StateCounts, JournalError> {
+        let count = |row: &rusqlite::Row<'_>, i| row.get::<_, i64>(i).map(i64::unsigned_abs);
+        Ok(self.conn.query_row(sql, args, |row| {
+            Ok(StateCounts {
+                pending: count(row, 0)?,
+                succeeded: count(row, 1)?,
+                failed: count(row, 2)?,
+                unknown: count(row, 3)?,
+            })
+        })?)
     }
 
     /// The next rows of the file (by line) that still need sending.
@@ -311,6 +303,14 @@ impl SqliteJournal {
         Ok(())
     }
 }
+
+/// Rows in each state, in one pass (a GROUP BY would sort every row);
+/// [`SqliteJournal::counts`] narrows it to one run.
+const COUNT_STATES: &str = "SELECT count(*) FILTER (WHERE state = 'pending'),
+            count(*) FILTER (WHERE state = 'succeeded'),
+            count(*) FILTER (WHERE state = 'failed'),
+            count(*) FILTER (WHERE state = 'unknown')
+     FROM refunds";
 
 /// The time now as the journal stores it (UTC, milliseconds), computed
 /// once for many rows.
