@@ -35,7 +35,7 @@ import urllib.request
 from typing import Any, Dict, List
 
 import refundkit
-from bench_timing import sequential, timed_workers
+from bench_timing import WARM_UP, sequential, timed_workers
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 KEY = "sk_live_benchmark0000000000000000"
@@ -83,7 +83,7 @@ def measure(url: str, checkout: str, setting: str, requests: int, concurrency: i
     logger = logging.getLogger("refundkit")
     logger.setLevel(LEVELS[setting])
     client = refundkit.Client(KEY, base_url=url)
-    calls = requests + min(100, requests)  # the timing loops warm up first
+    calls = requests + min(WARM_UP, requests)  # the timing loops warm up first
 
     async def run_async() -> float:
         async with refundkit.AsyncClient(KEY, base_url=url) as aclient:

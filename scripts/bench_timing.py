@@ -7,9 +7,12 @@ import asyncio
 import time
 from typing import Awaitable, Callable
 
+# Calls made before timing starts (at most n), so pools and caches are warm.
+WARM_UP = 100
+
 
 def sequential(call: Callable[[], object], n: int) -> float:
-    for _ in range(min(100, n)):
+    for _ in range(min(WARM_UP, n)):
         call()
     started = time.perf_counter()
     for _ in range(n):
@@ -19,7 +22,7 @@ def sequential(call: Callable[[], object], n: int) -> float:
 
 async def timed_workers(make: Callable[[], Awaitable[object]], n: int, concurrency: int) -> float:
     """Calls/s of `n` awaits of `make()`, `concurrency` at a time, after a warm-up."""
-    left = min(100, n)
+    left = min(WARM_UP, n)
 
     async def worker() -> None:
         nonlocal left
