@@ -148,28 +148,19 @@ fun main(args: Array<String>) {
 
     class Plan(val name: String, val concurrency: Int, val run: () -> Row)
     val plans = mutableListOf<Plan>()
+    fun plan(name: String, c: Int, calls: (record: (Long) -> Unit) -> Unit) {
+        plans += Plan(name, c) { measure(name, c, count, calls) }
+    }
     for (c in levels) {
         if (c == 1) {
-            plans += Plan("binding refundBlocking", 1) {
-                measure("binding refundBlocking", 1, count) { r -> repeat(count) { bindingBlocking(r) } }
-            }
-            plans += Plan("java.net.http send", 1) {
-                measure("java.net.http send", 1, count) { r -> repeat(count) { javaBlocking(r) } }
-            }
+            plan("binding refundBlocking", 1) { r -> repeat(count) { bindingBlocking(r) } }
+            plan("java.net.http send", 1) { r -> repeat(count) { javaBlocking(r) } }
             continue
         }
-        plans += Plan("binding refundBlocking", c) {
-            measure("binding refundBlocking", c, count) { r -> onThreads(c, count) { bindingBlocking(r) } }
-        }
-        plans += Plan("java.net.http send", c) {
-            measure("java.net.http send", c, count) { r -> onThreads(c, count) { javaBlocking(r) } }
-        }
-        plans += Plan("java.net.http sendAsync", c) {
-            measure("java.net.http sendAsync", c, count) { r -> onCoroutines(harness, c, count) { javaAsync(r) } }
-        }
-        plans += Plan("binding suspend refund", c) {
-            measure("binding suspend refund", c, count) { r -> onCoroutines(harness, c, count) { bindingSuspend(r) } }
-        }
+        plan("binding refundBlocking", c) { r -> onThreads(c, count) { bindingBlocking(r) } }
+        plan("java.net.http send", c) { r -> onThreads(c, count) { javaBlocking(r) } }
+        plan("java.net.http sendAsync", c) { r -> onCoroutines(harness, c, count) { javaAsync(r) } }
+        plan("binding suspend refund", c) { r -> onCoroutines(harness, c, count) { bindingSuspend(r) } }
     }
     val chosen = plans.filter { p ->
         only == null || only.any { word -> word in p.name.split(" ") }
