@@ -269,17 +269,30 @@ impl ResponseMeta {
     /// Reads the headers the protocol needs; `now` resolves HTTP-date
     /// `Retry-After` values.
     pub fn from_headers(headers: &http::HeaderMap, now: SystemTime) -> Self {
-        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        Self::read(headers, || now)
+    }
+
+    /// [`Self::from_headers`], reading the wall clock only for an HTTP-date
+    /// `Retry-After` (a success answer has none).
+    pub(crate) fn read(headers: &http::HeaderMap, now: impl FnOnce() -> SystemTime) -> Self {
+        const REPLAYED: http::HeaderName = http::HeaderName::from_static(REPLAYED_HEADER);
+        const REQUEST_ID: http::HeaderName = http::HeaderName::from_static(REQUEST_ID_HEADER);
+        let text = |name: &http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
         Self {
-            replayed: text(REPLAYED_HEADER).is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
-            request_id: text(REQUEST_ID_HEADER).map(str::to_owned),
-            retry_after: text("retry-after").and_then(|v| parse_retry_after(v, now)),
+            replayed: text(&REPLAYED).is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+            request_id: text(&REQUEST_ID).map(str::to_owned),
+            retry_after: text(&http::header::RETRY_AFTER)
+                .and_then(|v| parse_retry_after_at(v, now)),
         }
     }
 }
 
 /// Parses `Retry-After`: delta seconds or an HTTP date (relative to `now`).
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    parse_retry_after_at(value, || now)
+}
+
+fn parse_retry_after_at(value: &str, now: impl FnOnce() -> SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -288,7 +301,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)));
     }
     let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(when.duration_since(now()).unwrap_or(Duration::ZERO))
 }
 
 /// Turns an HTTP answer to a refund request into a [`Refund`] or an

@@ -60,14 +60,24 @@ pub fn mask_secret(raw: &str) -> String {
 /// `bytes` with every occurrence of `secret` replaced by its mask; borrowed
 /// (no copy) when the secret is absent, which is the usual case.
 pub fn scrub_bytes<'a>(bytes: &'a [u8], secret: &str) -> Cow<'a, [u8]> {
+    scrub_bytes_with(bytes, &memchr::memmem::Finder::new(secret), secret)
+}
+
+/// [`scrub_bytes`] with a searcher for `secret` built beforehand (building
+/// one costs more than searching a short answer with it).
+pub(crate) fn scrub_bytes_with<'a>(
+    bytes: &'a [u8],
+    finder: &memchr::memmem::Finder<'_>,
+    secret: &str,
+) -> Cow<'a, [u8]> {
     let needle = secret.as_bytes();
-    if needle.is_empty() || memchr::memmem::find(bytes, needle).is_none() {
+    if needle.is_empty() || finder.find(bytes).is_none() {
         return Cow::Borrowed(bytes);
     }
     let mask = mask_secret(secret);
     let mut out = Vec::with_capacity(bytes.len());
     let mut rest = bytes;
-    while let Some(at) = memchr::memmem::find(rest, needle) {
+    while let Some(at) = finder.find(rest) {
         out.extend_from_slice(&rest[..at]);
         out.extend_from_slice(mask.as_bytes());
         rest = &rest[at + needle.len()..];

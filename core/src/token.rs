@@ -62,6 +62,8 @@ impl fmt::Debug for Credential {
 pub(crate) struct Bearer {
     pub(crate) header: HeaderValue,
     pub(crate) secret: Arc<str>,
+    /// A searcher for `secret`, built once: every answer is searched for it.
+    pub(crate) finder: Arc<memchr::memmem::Finder<'static>>,
 }
 
 impl Bearer {
@@ -79,6 +81,7 @@ impl Bearer {
         Ok(Self {
             header,
             secret: Arc::from(credential),
+            finder: Arc::new(memchr::memmem::Finder::new(credential).into_owned()),
         })
     }
 

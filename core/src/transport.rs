@@ -109,7 +109,7 @@ impl Transport {
             let exchange = async move {
                 let mut response = pending?.await.map_err(transport_error)?;
                 let status = response.status().as_u16();
-                let meta = ResponseMeta::from_headers(response.headers(), SystemTime::now());
+                let meta = ResponseMeta::read(response.headers(), SystemTime::now);
                 let body = read_body(&mut response, status).await?;
                 Ok(HttpResponse { status, meta, body })
             };
