@@ -1,4 +1,4 @@
-//! `bench-client --base-url URL [--sequential N] [--concurrent N]`: refunds/s
+//! `bench-client --base-url URL [--sequential N] [--concurrent N] [--rounds N]`: refunds/s
 //! of the SDK against a bare reqwest POST on one emulator, on tokio's
 //! multi-thread and current-thread runtimes and thread per core, plus client
 //! RSS.
@@ -20,6 +20,9 @@ struct Args {
     /// Calls in the concurrency-64 series.
     #[arg(long, default_value_t = 40_000)]
     concurrent: usize,
+    /// Alternating rounds per row (each side's median round is shown).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
     /// Run only one side's concurrency-64 series (for profiling): sdk or bare.
     #[arg(long, value_parser = ["sdk", "bare"])]
     only: Option<String>,
@@ -53,15 +56,16 @@ fn print_pair(runtime: &str, a: &Series, b: &Series) {
     );
 }
 
-/// Five rounds of `series` for the SDK and its peer, alternating so that
+/// `rounds` rounds of `series` for the SDK and its peer, alternating so that
 /// background load and emulator state hit both alike; prints each one's
 /// median round and their ratio; returns both medians' refunds/s.
 fn compare(
     runtime: &str,
+    rounds: usize,
     series: impl Fn(Side) -> anyhow::Result<Series>,
 ) -> anyhow::Result<(f64, f64)> {
     let (mut ours, mut peers) = (Vec::new(), Vec::new());
-    for round in 0..5 {
+    for round in 0..rounds.max(1) {
         if round % 2 == 0 {
             ours.push(series(Side::Sdk)?);
             peers.push(series(Side::Bare)?);
@@ -127,7 +131,7 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let total = (args.sequential + args.concurrent * 5) as i64 * 8 + 10_000;
+    let total = (args.sequential + args.concurrent * args.rounds.max(1)) as i64 * 8 + 10_000;
     let checkout = multi.block_on(bench::paid_checkout(&control, total))?;
     let checkout = checkout.as_str();
     let idle = refundkit::Client::builder(SECRET).base_url(url).build()?;
@@ -145,16 +149,16 @@ fn main() -> anyhow::Result<()> {
         "-".repeat(12),
         "-".repeat(16)
     );
-    let (seq, conc) = (args.sequential, args.concurrent);
+    let (seq, conc, rounds) = (args.sequential, args.concurrent, args.rounds);
     let mut sweep = vec![(
         1,
-        compare("multi-thread", |side| {
+        compare("multi-thread", rounds, |side| {
             on(&multi, side, url, checkout, seq, 1)
         })?,
     )];
     if args.json.is_some() {
         for c in [4, 16] {
-            let rates = compare("multi-thread", |side| {
+            let rates = compare("multi-thread", rounds, |side| {
                 on(&multi, side, url, checkout, conc / 2, c)
             })?;
             sweep.push((c, rates));
@@ -162,16 +166,16 @@ fn main() -> anyhow::Result<()> {
     }
     sweep.push((
         64,
-        compare("multi-thread", |side| {
+        compare("multi-thread", rounds, |side| {
             on(&multi, side, url, checkout, conc, 64)
         })?,
     ));
     let (_, rss_peak) = bench::rss_kib();
     let current = runtime(false)?;
-    compare("current-thread", |side| {
+    compare("current-thread", rounds, |side| {
         on(&current, side, url, checkout, conc, 64)
     })?;
-    compare("2 × current-thread", |side| {
+    compare("2 × current-thread", rounds, |side| {
         bench::series_threads(side, url, checkout, conc, 64, 2)
     })?;
     drop(idle);
