@@ -474,7 +474,13 @@ async fn duplicate_rows_and_reused_keys_are_refused_and_nothing_is_imported() {
     );
     let run = emu
         .run(&[
-            "refund", "--from", &csv, "--journal", &url, "--run", "test-run",
+            "refund",
+            "--from",
+            &csv,
+            "--journal",
+            &url,
+            "--run",
+            "test-run",
         ])
         .await;
     assert_eq!(run.code, Some(2), "{run:?}");
@@ -599,5 +605,20 @@ async fn a_run_left_by_schema_version_2_is_migrated_and_finished_once() {
     assert_eq!(row.get::<_, i32>(0), 3);
     assert!(row.get::<_, i64>(1) >= 3, "ranges over 600 lines");
     assert!(row.get::<_, bool>(2), "every range is done");
+    // Deleting a run still deletes its rows and ranges.
+    client
+        .execute("DELETE FROM refundkit_runs WHERE run = 'test-run'", &[])
+        .await
+        .expect("delete run");
+    let left: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM refundkit_rows)
+                    + (SELECT count(*) FROM refundkit_ranges)",
+            &[],
+        )
+        .await
+        .expect("left")
+        .get(0);
+    assert_eq!(left, 0);
     emu.stop().await;
 }

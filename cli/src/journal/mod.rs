@@ -191,16 +191,6 @@ impl StateCounts {
     pub fn total(&self) -> u64 {
         self.pending + self.succeeded + self.failed + self.unknown
     }
-
-    /// Adds `count` rows in `state`.
-    pub fn add(&mut self, state: RowState, count: u64) {
-        match state {
-            RowState::Pending => self.pending += count,
-            RowState::Succeeded => self.succeeded += count,
-            RowState::Failed => self.failed += count,
-            RowState::Unknown => self.unknown += count,
-        }
-    }
 }
 
 /// A journal problem: it cannot be reached, opened or written, is in use,

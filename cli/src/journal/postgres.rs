@@ -354,7 +354,9 @@ impl PgJournal {
         let lease = self.lease.as_secs_f64();
         let every = (self.lease / 3).max(Duration::from_millis(100));
         self.heartbeat = Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            // The first beat after a third of a lease: a claim has just
+            // set the lease, and a short run needs no second connection.
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
@@ -373,21 +375,24 @@ impl PgJournal {
 
     async fn try_counts(&self, run: &str) -> Result<StateCounts, PgFailure> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT state, count(*) FROM refundkit_rows WHERE run = $1 GROUP BY state",
+        // One filtered pass: no grouping (a sort or hash of every row).
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE state = 'pending'),
+                        count(*) FILTER (WHERE state = 'succeeded'),
+                        count(*) FILTER (WHERE state = 'failed'),
+                        count(*) FILTER (WHERE state = 'unknown')
+                 FROM refundkit_rows WHERE run = $1",
                 &[&run],
             )
             .await?;
-        let mut counts = StateCounts::default();
-        for row in rows {
-            let state: String = row.get(0);
-            let count: i64 = row.get(1);
-            if let Some(state) = RowState::parse(&state) {
-                counts.add(state, u64::try_from(count).unwrap_or_default());
-            }
-        }
-        Ok(counts)
+        let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or_default();
+        Ok(StateCounts {
+            pending: count(0),
+            succeeded: count(1),
+            failed: count(2),
+            unknown: count(3),
+        })
     }
 
     /// Rows to send now: those still pending or unknown in the next free
@@ -960,18 +965,31 @@ async fn refuse_duplicates(
     run: &str,
     errors: &mut RowErrors,
 ) -> Result<(), PgFailure> {
+    // Byte order ("C") sorts several times faster than a database's
+    // linguistic collation, and equality is the same.
+    let repeated = tx
+        .query_one(
+            "SELECT count(*) - count(DISTINCT row_digest COLLATE \"C\"),
+                    count(*) - count(DISTINCT idempotency_key COLLATE \"C\")
+             FROM refundkit_rows WHERE run = $1",
+            &[&run],
+        )
+        .await?;
+    if repeated.get::<_, i64>(0) == 0 && repeated.get::<_, i64>(1) == 0 {
+        return Ok(());
+    }
     let rows = tx
         .query(
             "WITH digests AS (
-                 SELECT row_digest FROM refundkit_rows WHERE run = $1
-                 GROUP BY row_digest HAVING count(*) > 1
+                 SELECT row_digest COLLATE \"C\" AS d FROM refundkit_rows WHERE run = $1
+                 GROUP BY 1 HAVING count(*) > 1
              ), keys AS (
-                 SELECT idempotency_key FROM refundkit_rows WHERE run = $1
-                 GROUP BY idempotency_key HAVING count(*) > 1
+                 SELECT idempotency_key COLLATE \"C\" AS k FROM refundkit_rows WHERE run = $1
+                 GROUP BY 1 HAVING count(*) > 1
              )
              SELECT line, row_digest, idempotency_key FROM refundkit_rows
-             WHERE run = $1 AND (row_digest IN (SELECT row_digest FROM digests)
-                                 OR idempotency_key IN (SELECT idempotency_key FROM keys))
+             WHERE run = $1 AND (row_digest IN (SELECT d FROM digests)
+                                 OR idempotency_key IN (SELECT k FROM keys))
              ORDER BY line",
             &[&run],
         )
