@@ -622,3 +622,36 @@ async fn a_run_left_by_schema_version_2_is_migrated_and_finished_once() {
     assert_eq!(left, 0);
     emu.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_rows_vanish_mid_run_ends_in_an_error_not_a_success() {
+    let Some(server) = server_url() else { return };
+    let url = fresh_database(&server, "lost").await;
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, csv) = paid_rows(&emu, dir.path(), 40).await;
+    // Slow enough that the rows are deleted mid-run, as a database crash
+    // that lost the import's asynchronous commit would lose them.
+    let slow = Faults {
+        delay: 1.0,
+        delay_ms: 200,
+        seed: Some(3),
+        ..Faults::default()
+    };
+    emu.control.set_faults(&slow).await.expect("faults");
+    let running = worker(&emu, &csv, &url, &["--concurrency", "2"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while emu.refund_requests().await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    db(&url)
+        .await
+        .batch_execute("DELETE FROM refundkit_ranges; DELETE FROM refundkit_rows;")
+        .await
+        .expect("delete rows");
+    let (code, printed) = wait(running).await;
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(printed.contains("the database lost them"), "{printed}");
+    emu.stop().await;
+}

@@ -4,15 +4,22 @@
 //! - The schema is the tool's own, created and migrated by versioned SQL
 //!   files (`cli/migrations/postgres/`) under an advisory lock.
 //! - A run's rows are imported once: the first worker to take the run's
-//!   advisory lock inserts the run and all its rows (each with its key) in
-//!   one transaction; the others find the run there and skip the import.
-//! - Workers claim rows with `FOR UPDATE SKIP LOCKED` under a lease that a
-//!   heartbeat extends. A dead worker's rows are claimed again once its
-//!   lease ends and re-sent with their stored keys, so the service replays
-//!   rather than refunds twice.
-//! - Outcomes are committed in groups. A success is always recorded; any
-//!   other outcome only while the row is still this worker's, and never over
-//!   a success.
+//!   advisory lock copies the run and all its rows (each with its key) in
+//!   with one binary `COPY`, checks for repeated rows and keys, and cuts
+//!   the run into ranges of [`RANGE_ROWS`] lines, in one transaction; the
+//!   others find the run there and skip the import.
+//! - Workers claim ranges, not rows (ADR 0026): `FOR UPDATE SKIP LOCKED`
+//!   on the small ranges table, under a lease that a heartbeat extends, so
+//!   a claim writes one range row instead of every row it hands out. A dead
+//!   worker's ranges are claimed again once its lease ends and their rows
+//!   still to send are re-sent with their stored keys, so the service
+//!   replays rather than refunds twice.
+//! - Outcomes are committed in groups, found by line; the rows table has
+//!   only its primary key, so each outcome is a HOT update. A success is
+//!   always recorded; any other outcome only while this worker still holds
+//!   the row's range, and never over a success. A range is given back when
+//!   its last claimed row is recorded: done, or free for other workers if
+//!   rows are left to send.
 //! - A lost connection (a database restart) is retried for
 //!   [`RECONNECT_WINDOW`]; connection problems at start are reported at once,
 //!   before anything is sent.
@@ -146,6 +153,8 @@ pub struct PgJournal {
     held: BTreeMap<i64, HeldRange>,
     /// Their first lines, for the heartbeat.
     shared_held: Arc<Mutex<Vec<i64>>>,
+    /// The run's rows, once imported or joined.
+    rows: Option<i64>,
 }
 
 /// A range of lines this worker holds.
@@ -187,9 +196,12 @@ impl Drop for PgJournal {
 /// URL (it may hold a password).
 pub fn parse_url(url: &str) -> Result<(Config, String), JournalError> {
     let (mut config, target) = refundkit_pg::parse_url(url).map_err(|e| JournalError(e.0))?;
-    // Claims, outcomes and heartbeats need no fsync wait: a lost one leaves
-    // a row that is re-sent with its stored key and replayed. The import,
-    // which stores the keys, commits synchronously (`SET LOCAL`).
+    // No write of the batch journal waits for fsync (ADR 0026): every key
+    // can be derived again (an HMAC of the row, the file's own column, or
+    // a retry key derived from the previous key), so a lost import, claim
+    // or outcome only means rows re-sent with their keys and replayed; a
+    // lost import is also caught by the row count (`counts`). Migrations
+    // still commit synchronously (`refundkit_pg::migrate`).
     let options = config.get_options().unwrap_or_default().to_owned();
     config.options(format!("{options} -c synchronous_commit=off").trim_start());
     Ok((config, target))
@@ -237,6 +249,7 @@ impl PgJournal {
             heartbeat: None,
             held: BTreeMap::new(),
             shared_held: Arc::default(),
+            rows: None,
         })
     }
 
@@ -253,6 +266,7 @@ impl PgJournal {
             heartbeat: None,
             held: BTreeMap::new(),
             shared_held: Arc::default(),
+            rows: None,
         })
     }
 
@@ -293,8 +307,6 @@ impl PgJournal {
     ) -> Result<(), PgFailure> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        tx.batch_execute("SET LOCAL synchronous_commit = on")
-            .await?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&format!("refundkit-run:{}", self.run)],
@@ -302,13 +314,14 @@ impl PgJournal {
         .await?;
         let existing = tx
             .query_opt(
-                "SELECT csv_sha256 FROM refundkit_runs WHERE run = $1",
+                "SELECT csv_sha256, rows FROM refundkit_runs WHERE run = $1",
                 &[&self.run],
             )
             .await?;
         match existing {
             Some(row) => {
                 let sha: String = row.get(0);
+                self.rows = Some(row.get(1));
                 if sha != options.csv_sha256 {
                     return Err(PgFailure::Journal(JournalError(format!(
                         "run {:?} in {} was imported from another file (SHA-256 {sha}); \
@@ -330,6 +343,7 @@ impl PgJournal {
                     return Err(PgFailure::Rows(errors));
                 }
                 ranges.insert(&tx, &self.run).await?;
+                self.rows = Some(i64::try_from(ranges.rows).unwrap_or(i64::MAX));
             }
         }
         if options.retry_failed {
@@ -369,8 +383,25 @@ impl PgJournal {
     }
 
     /// Rows of this run in each state.
+    ///
+    /// Fewer rows than the run was imported with means the database lost
+    /// the import (a crash within moments of its asynchronous commit): an
+    /// error, so the run does not end as if it had nothing to send.
     pub async fn counts(&self) -> Result<StateCounts, JournalError> {
-        reconnecting!(self, self.try_counts(&self.run))
+        let counts = reconnecting!(self, self.try_counts(&self.run))?;
+        match self.rows {
+            Some(rows) if u64::try_from(rows).unwrap_or_default() != counts.total() => {
+                Err(JournalError(format!(
+                    "run {:?} in {} has {} of its {rows} rows: the database lost them \
+                     (a crash just after the import?); rerun, and every row is sent again \
+                     with its key, and replayed where it was made",
+                    self.run,
+                    self.target,
+                    counts.total()
+                )))
+            }
+            _ => Ok(counts),
+        }
     }
 
     async fn try_counts(&self, run: &str) -> Result<StateCounts, PgFailure> {
