@@ -202,8 +202,11 @@ pub fn parse_url(url: &str) -> Result<(Config, String), JournalError> {
     // or outcome only means rows re-sent with their keys and replayed; a
     // lost import is also caught by the row count (`counts`). Migrations
     // still commit synchronously (`refundkit_pg::migrate`).
+    // JIT compilation off: the journal's statements touch a few hundred
+    // rows each, but a claim's estimate grows with the run, and past
+    // `jit_above_cost` compiling it took 20 ms (100k rows) to 1.2 s (1M).
     let options = config.get_options().unwrap_or_default().to_owned();
-    config.options(format!("{options} -c synchronous_commit=off").trim_start());
+    config.options(format!("{options} -c synchronous_commit=off -c jit=off").trim_start());
     Ok((config, target))
 }
 
