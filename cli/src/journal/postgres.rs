@@ -476,10 +476,14 @@ impl PgJournal {
         let statement = client
             .prepare_cached(
                 // `first_line = ANY(ARRAY(...))` keeps the update on the
-                // primary key whatever the statistics say. The rows and
+                // primary key whatever the statistics say; `OFFSET 0` keeps
+                // the rows' subquery a scan of one range's lines on the
+                // primary key (pulled up into a join, it was planned as a
+                // scan of the whole run per claim). The rows and
                 // `reopened` are read from the statement's snapshot (the
-                // plain subquery), so a --retry-failed that commits while
-                // the range is being locked is seen by the release.
+                // plain join `s`, not the locked row), so a --retry-failed
+                // that commits while the range is being locked is seen by
+                // the release.
                 "WITH taken AS (
                      UPDATE refundkit_ranges g
                      SET worker = $2, lease_until = now() + make_interval(secs => $4)
@@ -492,16 +496,16 @@ impl PgJournal {
                          ORDER BY first_line LIMIT $3
                          FOR UPDATE SKIP LOCKED))
                      RETURNING g.first_line, g.last_line)
-                 SELECT t.first_line,
-                        (SELECT s.reopened FROM refundkit_ranges s
-                         WHERE s.run = $1 AND s.first_line = t.first_line),
+                 SELECT t.first_line, s.reopened,
                         r.line, r.checkout_id, r.amount, r.metadata, r.idempotency_key
                  FROM taken t
+                 JOIN refundkit_ranges s ON s.run = $1 AND s.first_line = t.first_line
                  LEFT JOIN LATERAL (
                      SELECT line, checkout_id, amount, metadata, idempotency_key
                      FROM refundkit_rows
                      WHERE run = $1 AND line BETWEEN t.first_line AND t.last_line
-                       AND state IN ('pending', 'unknown')) r ON true
+                       AND state IN ('pending', 'unknown')
+                     OFFSET 0) r ON true
                  ORDER BY t.first_line, r.line",
             )
             .await?;
