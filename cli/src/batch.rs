@@ -63,10 +63,12 @@ impl Outcome {
         }
     }
 
-    fn settled(&self, key: &str) -> Settled {
+    fn settled(&self, claimed: &Claimed) -> Settled {
         match self {
-            Self::Succeeded(refund) | Self::NotSuccessful(refund) => Settled::of_refund(refund),
-            Self::Failed(error, _) => Settled::of_error(key, error),
+            Self::Succeeded(refund) | Self::NotSuccessful(refund) => {
+                Settled::of_refund(claimed.line, refund)
+            }
+            Self::Failed(error, _) => Settled::of_error(claimed.line, claimed.key(), error),
         }
     }
 }
@@ -261,7 +263,7 @@ async fn send_rows(
         tokio::select! {
             Some((claimed, result)) = in_flight.next() => {
                 let outcome = Outcome::of(result);
-                settled.push(outcome.settled(claimed.key()));
+                settled.push(outcome.settled(&claimed));
                 report.sent(&claimed, &outcome);
                 if settled.len() >= GROUP {
                     let group = std::mem::replace(&mut settled, Vec::with_capacity(GROUP));
@@ -696,7 +698,7 @@ fn sent_row_json(claimed: &Claimed, outcome: &Outcome) -> Value {
         }),
         Outcome::NotSuccessful(refund) => json!({
             "outcome": if refund.status.as_str() == "failed" { "failed" } else { "unknown" },
-            "state": Settled::of_refund(refund).state.as_str(),
+            "state": RowState::after_refund(refund).as_str(),
             "refund": refund_json(refund),
             "error": { "kind": NOT_SUCCESSFUL, "message": format!("refund status {:?}", refund.status.as_str()) },
         }),
@@ -764,7 +766,7 @@ impl Summary {
                 self.replayed += u64::from(refund.replayed);
             }
             Outcome::NotSuccessful(refund) => {
-                if Settled::of_refund(refund).state == RowState::Unknown {
+                if RowState::after_refund(refund) == RowState::Unknown {
                     self.unknown += 1;
                 } else {
                     self.failed.entry(NOT_SUCCESSFUL.to_owned()).or_default().0 += 1;

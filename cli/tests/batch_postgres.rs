@@ -259,8 +259,8 @@ async fn concurrent_first_starts_import_the_file_once() {
         .await
         .expect("migrations")
         .get(0);
-    // Each of the two migrations, once.
-    assert_eq!(migrations, 2);
+    // Each of the three migrations, once.
+    assert_eq!(migrations, 3);
     emu.assert_each_refunded_once(&ids).await;
     emu.stop().await;
 }
@@ -453,5 +453,205 @@ async fn bad_urls_wrong_passwords_and_unreachable_servers_fail_before_sending() 
         assert!(run.stderr.contains(message), "{url}: {}", run.stderr);
     }
     assert_eq!(emu.refund_requests().await, 0);
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_rows_and_reused_keys_are_refused_and_nothing_is_imported() {
+    let Some(server) = server_url() else { return };
+    let url = fresh_database(&server, "dups").await;
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (emu.paid_checkout(1000).await, emu.paid_checkout(1000).await);
+    // Line 4 repeats line 2; line 5 reuses line 3's key for another refund.
+    let csv = write_file(
+        dir.path(),
+        "dups.csv",
+        &format!(
+            "checkout_id,amount,idempotency_key\n{a},100,key-a\n{b},100,key-b\n\
+             {a},100,key-a\n{b},200,key-b\n"
+        ),
+    );
+    let run = emu
+        .run(&[
+            "refund",
+            "--from",
+            &csv,
+            "--journal",
+            &url,
+            "--run",
+            "test-run",
+        ])
+        .await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("line 4: same checkout, amount and metadata as line 2"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("line 5: its idempotency key is already used by line 3"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(emu.refund_requests().await, 0);
+    let client = db(&url).await;
+    for table in ["refundkit_runs", "refundkit_rows", "refundkit_ranges"] {
+        let count: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(count, 0, "{table}: the import is rolled back");
+    }
+    emu.stop().await;
+}
+
+/// The SHA-256 of `text`, hex: a run's default name and its file's check.
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_left_by_schema_version_2_is_migrated_and_finished_once() {
+    let Some(server) = server_url() else { return };
+    let url = fresh_database(&server, "upgrade").await;
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ids: Vec<String> = stream::iter(0..600)
+        .map(|_| emu.paid_checkout(1000))
+        .buffered(32)
+        .collect()
+        .await;
+    // Keys of the file's own, so that the journal written below holds the
+    // keys this version sends.
+    let mut text = String::from("checkout_id,amount,idempotency_key\n");
+    for (n, id) in ids.iter().enumerate() {
+        text.push_str(&format!("{id},100,upgrade-{n}\n"));
+    }
+    let csv = write_file(dir.path(), "rows.csv", &text);
+    // A version-2 journal in the middle of the run: rows 0-99 refunded and
+    // recorded, rows 100-149 refunded by a worker that still holds them
+    // (their outcome not recorded), the rest never sent.
+    let client = db(&url).await;
+    client
+        .batch_execute(include_str!("../migrations/postgres/0001_init.sql"))
+        .await
+        .expect("schema 1");
+    client
+        .batch_execute(include_str!("../migrations/postgres/0002_fillfactor.sql"))
+        .await
+        .expect("schema 2");
+    client
+        .batch_execute(
+            "CREATE TABLE refundkit_migrations (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now());
+             INSERT INTO refundkit_migrations (version, name)
+             VALUES (1, 'init'), (2, 'fillfactor');",
+        )
+        .await
+        .expect("migrations");
+    client
+        .execute(
+            "INSERT INTO refundkit_runs (run, csv_sha256, rows) VALUES ('test-run', $1, 600)",
+            &[&sha256_hex(&text)],
+        )
+        .await
+        .expect("run");
+    client
+        .execute(
+            "INSERT INTO refundkit_rows
+                 (run, line, checkout_id, amount, row_digest, idempotency_key, state,
+                  worker, lease_until)
+             SELECT 'test-run', n + 2, id, 100, 'digest-' || n, 'upgrade-' || n,
+                    CASE WHEN n < 100 THEN 'succeeded' ELSE 'pending' END,
+                    CASE WHEN n BETWEEN 100 AND 149 THEN 'old-worker' END,
+                    CASE WHEN n BETWEEN 100 AND 149 THEN now() + interval '1 hour' END
+             FROM unnest($1::text[]) WITH ORDINALITY AS u(id, o), LATERAL (SELECT o - 1 AS n) k",
+            &[&ids],
+        )
+        .await
+        .expect("rows");
+    for (n, id) in ids.iter().enumerate().take(150) {
+        let key = format!("upgrade-{n}");
+        let sent = emu
+            .run(&["refund", id, "--amount", "100", "--idempotency-key", &key])
+            .await;
+        assert_eq!(sent.code, Some(0), "{sent:?}");
+    }
+    let (code, printed) = wait(worker(&emu, &csv, &url, &["--concurrency", "16"])).await;
+    assert_eq!(code, Some(0), "{printed}");
+    // Rows 100-149 were re-sent with their keys and replayed.
+    assert!(printed.contains("50 of them replayed"), "{printed}");
+    emu.assert_each_refunded_once(&ids).await;
+    let report = status(&emu, &url).await;
+    assert_eq!(report["counts"]["succeeded"], 600, "{report}");
+    let row = client
+        .query_one(
+            "SELECT (SELECT max(version) FROM refundkit_migrations),
+                    (SELECT count(*) FROM refundkit_ranges),
+                    (SELECT bool_and(done) FROM refundkit_ranges)",
+            &[],
+        )
+        .await
+        .expect("schema");
+    assert_eq!(row.get::<_, i32>(0), 3);
+    assert!(row.get::<_, i64>(1) >= 3, "ranges over 600 lines");
+    assert!(row.get::<_, bool>(2), "every range is done");
+    // Deleting a run still deletes its rows and ranges.
+    client
+        .execute("DELETE FROM refundkit_runs WHERE run = 'test-run'", &[])
+        .await
+        .expect("delete run");
+    let left: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM refundkit_rows)
+                    + (SELECT count(*) FROM refundkit_ranges)",
+            &[],
+        )
+        .await
+        .expect("left")
+        .get(0);
+    assert_eq!(left, 0);
+    emu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_rows_vanish_mid_run_ends_in_an_error_not_a_success() {
+    let Some(server) = server_url() else { return };
+    let url = fresh_database(&server, "lost").await;
+    let emu = TestEmulator::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, csv) = paid_rows(&emu, dir.path(), 40).await;
+    // Slow enough that the rows are deleted mid-run, as a database crash
+    // that lost the import's asynchronous commit would lose them.
+    let slow = Faults {
+        delay: 1.0,
+        delay_ms: 200,
+        seed: Some(3),
+        ..Faults::default()
+    };
+    emu.control.set_faults(&slow).await.expect("faults");
+    let running = worker(&emu, &csv, &url, &["--concurrency", "2"]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while emu.refund_requests().await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    db(&url)
+        .await
+        .batch_execute("DELETE FROM refundkit_ranges; DELETE FROM refundkit_rows;")
+        .await
+        .expect("delete rows");
+    let (code, printed) = wait(running).await;
+    assert_eq!(code, Some(1), "{printed}");
+    assert!(printed.contains("the database lost them"), "{printed}");
     emu.stop().await;
 }

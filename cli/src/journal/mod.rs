@@ -63,6 +63,20 @@ impl RowState {
         })
     }
 
+    /// The state an answer leaves a row in: only a status that
+    /// [`is_success`](refundkit::RefundStatus::is_success) counts as a
+    /// refund; `failed` is a definite refusal; any other status may still
+    /// become a refund (unknown).
+    pub fn after_refund(refund: &Refund) -> Self {
+        if refund.status.is_success() {
+            Self::Succeeded
+        } else if refund.status.as_str() == "failed" {
+            Self::Failed
+        } else {
+            Self::Unknown
+        }
+    }
+
     /// The state a refund error leaves a row in.
     pub fn after_error(error: &refundkit::Error) -> Self {
         if error.is_outcome_unknown() {
@@ -94,7 +108,9 @@ impl Claimed {
 /// What one send did to a row, as the journal records it.
 #[derive(Debug, Clone)]
 pub struct Settled {
-    /// The row's stored key (which identifies it).
+    /// The row's line in the CSV file.
+    pub line: u64,
+    /// The row's stored key, the one it was sent with.
     pub key: String,
     /// The row's new state.
     pub state: RowState,
@@ -114,22 +130,15 @@ pub struct Settled {
 }
 
 impl Settled {
-    /// The record of an answer: only a status that
-    /// [`is_success`](refundkit::RefundStatus::is_success) counts as a
-    /// refund. `failed` is a definite refusal (`--retry-failed` may re-send
-    /// it with a new key); any other status (`pending`, …) may still become
-    /// a refund, so the row is `unknown` and only ever re-sent with its key.
-    pub fn of_refund(refund: &Refund) -> Self {
+    /// The record of an answer for the row at `line`, in the state
+    /// [`RowState::after_refund`] gives: `failed` may be re-sent with a new
+    /// key (`--retry-failed`), `unknown` only ever with its key.
+    pub fn of_refund(line: u64, refund: &Refund) -> Self {
         let success = refund.status.is_success();
         Self {
+            line,
             key: refund.idempotency_key.clone(),
-            state: if success {
-                RowState::Succeeded
-            } else if refund.status.as_str() == "failed" {
-                RowState::Failed
-            } else {
-                RowState::Unknown
-            },
+            state: RowState::after_refund(refund),
             refund_id: Some(refund.refund_id.clone()),
             refund_status: Some(refund.status.as_str().to_owned()),
             error_kind: (!success).then(|| NOT_SUCCESSFUL.to_owned()),
@@ -144,9 +153,10 @@ impl Settled {
         }
     }
 
-    /// The record of a failed call.
-    pub fn of_error(key: &str, error: &refundkit::Error) -> Self {
+    /// The record of a failed call for the row at `line`.
+    pub fn of_error(line: u64, key: &str, error: &refundkit::Error) -> Self {
         Self {
+            line,
             key: key.to_owned(),
             state: RowState::after_error(error),
             refund_id: None,
@@ -180,16 +190,6 @@ impl StateCounts {
     /// Every row of the run.
     pub fn total(&self) -> u64 {
         self.pending + self.succeeded + self.failed + self.unknown
-    }
-
-    /// Adds `count` rows in `state`.
-    pub fn add(&mut self, state: RowState, count: u64) {
-        match state {
-            RowState::Pending => self.pending += count,
-            RowState::Succeeded => self.succeeded += count,
-            RowState::Failed => self.failed += count,
-            RowState::Unknown => self.unknown += count,
-        }
     }
 }
 

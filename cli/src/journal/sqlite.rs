@@ -430,7 +430,7 @@ mod tests {
             let claimed = journal.claim(10).expect("claim");
             let error = refundkit::Error::new(refundkit::ErrorKind::NotFound, "Checkout not found");
             journal
-                .record(&[Settled::of_error(claimed[1].key(), &error)])
+                .record(&[Settled::of_error(claimed[1].line, claimed[1].key(), &error)])
                 .expect("record");
         }
         let mut journal = SqliteJournal::open(&path).expect("reopen");
