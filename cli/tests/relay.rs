@@ -250,7 +250,7 @@ async fn a_relay_on_several_threads_refunds_each_key_once_and_journals_every_ans
     let journal = dir.path().join("relay.db");
     let journal_text = journal.to_string_lossy().into_owned();
     let checkout = emulator.paid_checkout(100_000).await;
-    let relay = spawn_relay_with(&emulator, &auth, &journal_text, &["--threads", "4"]).await;
+    let mut relay = spawn_relay_with(&emulator, &auth, &journal_text, &["--threads", "4"]).await;
     let http = reqwest::Client::new();
     let token = token("carol");
     // 20 keys, each sent twice at once: 40 requests in flight.
@@ -264,6 +264,20 @@ async fn a_relay_on_several_threads_refunds_each_key_once_and_journals_every_ans
     }
     assert_eq!(emulator.ledger().await.len(), 20, "one refund per key");
     let conn = rusqlite::Connection::open(&journal).expect("open journal");
+    // Each outcome is journaled just after its answer (ADR 0027).
+    for _ in 0..500 {
+        let forwarding: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM decisions WHERE outcome = 'forwarding'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        if forwarding == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let succeeded: i64 = conn
         .query_row(
             "SELECT count(*) FROM decisions WHERE outcome = 'succeeded'",
@@ -272,6 +286,8 @@ async fn a_relay_on_several_threads_refunds_each_key_once_and_journals_every_ans
         )
         .expect("count");
     assert_eq!(succeeded, 40, "every answered request has its row");
+    relay.child.kill().expect("stop");
+    relay.child.wait().expect("reap");
     emulator.stop().await;
 }
 

@@ -13,7 +13,9 @@
 //!
 //! `scripts/bench-relay` builds the release binary and runs this; by hand:
 //! `cargo bench -p refundkit-relay --bench relay_overhead -- --bin target/release/refundkit`
-//! (`--quick` for short runs).
+//! (`--quick` for short runs; `--paths file,memory` and `--concurrency 64` to
+//! run only some rows, e.g. while profiling: the relays' and the emulator's
+//! process ids go to stderr).
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use refundkit_tools::bench::process_cpu_of;
@@ -235,11 +237,6 @@ async fn series(
     })
 }
 
-/// Paths measured: direct, floor, relay in memory, relay with a file.
-const fn callers_len() -> usize {
-    4
-}
-
 fn token() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -270,6 +267,16 @@ fn main() -> anyhow::Result<()> {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/refundkit").to_owned()
         });
     let (c1_calls, c64_calls) = if quick { (300, 3_000) } else { (3_000, 30_000) };
+    let value_of = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    // Short names of the paths to run (direct, floor, memory, file): all by default.
+    let paths = value_of("--paths").unwrap_or_else(|| "direct,floor,memory,file".to_owned());
+    let paths: Vec<&str> = paths.split(',').collect();
+    let concurrency_only: Option<usize> =
+        value_of("--concurrency").map(|c| c.parse()).transpose()?;
 
     let dir = tempfile::tempdir()?;
     let auth = dir.path().join("auth.toml");
@@ -305,6 +312,12 @@ fn main() -> anyhow::Result<()> {
         &[],
     )?;
     let emulator_pid = emulator.child.id();
+    eprintln!(
+        "pids: emulator {emulator_pid}, relay (file) {}, relay (:memory:) {}, floor {}",
+        relay.child.id(),
+        memory_relay.child.id(),
+        floor.child.id()
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -333,7 +346,7 @@ fn main() -> anyhow::Result<()> {
                 .build()?,
             })
         };
-        let callers = [
+        let callers: Vec<Caller> = [
             direct,
             through(
                 "refundkit::Client (token mode) → floor (forward only) → emulator",
@@ -347,9 +360,17 @@ fn main() -> anyhow::Result<()> {
                 "refundkit::Client (token mode) → relay (journal file) → emulator",
                 &relay,
             )?,
-        ];
+        ]
+        .into_iter()
+        .zip(["direct", "floor", "memory", "file"])
+        .filter(|(_, short)| paths.contains(short))
+        .map(|(caller, _)| caller)
+        .collect();
         let mut rows = Vec::new();
         for (calls, concurrency) in [(c1_calls, 1), (c64_calls, 64)] {
+            if concurrency_only.is_some_and(|only| only != concurrency) {
+                continue;
+            }
             // Three alternating rounds each; the median round by rate is kept.
             let mut rounds: Vec<Vec<Series>> = callers.iter().map(|_| Vec::new()).collect();
             for _ in 0..3 {
@@ -385,7 +406,8 @@ fn main() -> anyhow::Result<()> {
         );
     }
     println!();
-    for group in rows.chunks(callers_len()) {
+    // Against direct, when every path ran.
+    for group in rows.chunks(4).filter(|_| paths.len() == 4) {
         let direct = &group[0];
         for other in &group[1..] {
             println!(

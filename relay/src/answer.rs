@@ -93,21 +93,33 @@ fn json_response(status: StatusCode, headers: HeaderMap, body: Vec<u8>) -> Respo
 /// The service accepted the refund: 202 with the API's body, its
 /// `Idempotent-Replayed` and `x-request-id`, and the app's key.
 pub fn accepted(refund: &Refund, app_key: &str) -> Response {
-    let mut body = json!({
-        "id": refund.checkout_id,
-        "refundId": refund.refund_id,
-        "status": refund.status.as_str(),
-    });
-    if let Some(message) = &refund.message {
-        body["message"] = json!(message);
-    }
+    let body = AcceptedBody {
+        id: &refund.checkout_id,
+        refund_id: &refund.refund_id,
+        status: refund.status.as_str(),
+        message: refund.message.as_deref(),
+    };
     let mut headers = HeaderMap::new();
     if refund.replayed {
         headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     }
     add_request_id(&mut headers, refund.request_id.as_deref());
     add_key(&mut headers, Some(app_key));
-    json_response(StatusCode::ACCEPTED, headers, body.to_string().into_bytes())
+    // Strings and a struct cannot fail to serialise.
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    json_response(StatusCode::ACCEPTED, headers, body)
+}
+
+/// The API's 202 body, written straight from the parsed refund's fields
+/// (no intermediate `serde_json::Value`).
+#[derive(serde::Serialize)]
+struct AcceptedBody<'a> {
+    id: &'a str,
+    #[serde(rename = "refundId")]
+    refund_id: &'a str,
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
 }
 
 /// The service refused, or did not answer. An HTTP answer goes back as it

@@ -14,7 +14,7 @@ use http::{HeaderMap, StatusCode};
 use refundkit::protocol::IDEMPOTENCY_KEY_HEADER;
 use refundkit::{Client, RefundRequest};
 use serde::Deserialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 
 use crate::answer::{self, OwnError};
 use crate::policy::Policies;
@@ -219,7 +219,8 @@ impl Gate {
     }
 
     /// Forwards in a task of its own: the refund runs to its end and is
-    /// journaled even if the app hangs up, and shutdown waits for its permit.
+    /// journaled even if the app hangs up, and shutdown waits for its permit
+    /// (held until the outcome is journaled, after the answer is sent).
     async fn forward_in_own_task(self: Arc<Self>, admitted: Admitted) -> Response {
         let app_key = admitted.app_key.clone();
         let unfinished = || {
@@ -237,15 +238,18 @@ impl Gate {
             return unfinished();
         };
         let gate = self.clone();
-        let task = tokio::spawn(async move {
+        let (answer, answered) = oneshot::channel();
+        tokio::spawn(async move {
             let _permit = permit;
-            gate.forward(admitted).await
+            gate.forward(admitted, answer).await;
         });
-        task.await.unwrap_or_else(|_| unfinished())
+        answered.await.unwrap_or_else(|_| unfinished())
     }
 
-    /// Sends the refund upstream, journals the outcome, and answers.
-    async fn forward(&self, admitted: Admitted) -> Response {
+    /// Sends the refund upstream, answers through `answer`, then journals
+    /// the outcome (ADR 0027: the `forwarding` row and its reservation were
+    /// committed before sending; the outcome need not delay the answer).
+    async fn forward(&self, admitted: Admitted, answer: oneshot::Sender<Response>) {
         let Admitted {
             mut request,
             upstream_key,
@@ -289,10 +293,11 @@ impl Gate {
                 (response, finish)
             }
         };
+        // The app may have hung up; the outcome is journaled all the same.
+        let _ = answer.send(response);
         if let Err(e) = self.store.finish_forward(finish).await {
             tracing::error!(error = %e, "cannot journal a forwarded refund's outcome");
         }
-        response
     }
 }
 

@@ -174,7 +174,9 @@ pub trait RelayStore: Send + Sync + 'static {
     ) -> StoreFuture<'_, Begun>;
 
     /// After forwarding: records the outcome and gives back the
-    /// reservation when [`Finish::release`] says so, together.
+    /// reservation when [`Finish::release`] says so, together. The relay
+    /// calls it after answering the app; a store may commit it with a later
+    /// write (the SQLite journal does, within a few milliseconds).
     fn finish_forward(&self, finish: Finish) -> StoreFuture<'_, ()>;
 }
 

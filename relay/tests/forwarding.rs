@@ -40,7 +40,7 @@ async fn a_refund_is_answered_as_the_service_answered_and_replays_with_the_same_
     assert_eq!(ledger.len(), 1);
     assert_eq!(ledger[0]["amount"], 1200);
 
-    let rows = setup.journal_rows();
+    let rows = setup.journal_rows().await;
     assert_eq!(rows.len(), 2);
     for row in &rows {
         assert_eq!(row["outcome"], "succeeded");
@@ -104,6 +104,7 @@ async fn service_refusals_come_back_unchanged() {
     assert!(setup.ledger().await.is_empty());
     let outcomes: Vec<_> = setup
         .journal_rows()
+        .await
         .iter()
         .map(|r| r["outcome"].clone())
         .collect();
@@ -200,7 +201,7 @@ async fn an_unreachable_service_answers_502_with_the_apps_key() {
         .as_str()
         .unwrap()
         .contains("order-9"));
-    let rows = journal_rows(&journal);
+    let rows = journal_rows(&journal).await;
     assert_eq!(rows[0]["http_status"], 502);
 }
 
@@ -283,7 +284,7 @@ async fn a_service_too_slow_to_answer_gets_504_with_the_apps_key() {
         .as_str()
         .unwrap()
         .contains("may have been made"));
-    let rows = journal_rows(&journal);
+    let rows = journal_rows(&journal).await;
     assert_eq!(rows[0]["outcome"], "unknown");
     assert_eq!(rows[0]["http_status"], 504);
 }

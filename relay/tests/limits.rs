@@ -34,7 +34,7 @@ async fn per_refund_limits_and_unknown_roles_get_403_naming_the_limit() {
         .unwrap()
         .contains("no role"));
     assert_eq!(setup.upstream_refund_requests().await, 0);
-    let rows = setup.journal_rows();
+    let rows = setup.journal_rows().await;
     assert_eq!(rows.len(), 4);
     assert!(rows
         .iter()
@@ -210,7 +210,7 @@ async fn the_journal_never_holds_the_secret_key_or_a_token() {
     setup
         .refund(Some(SECRET_KEY), &checkout, "{}", Some("j-sk"))
         .await;
-    assert_eq!(setup.journal_rows().len(), 4);
+    assert_eq!(setup.journal_rows().await.len(), 4);
     let mut bytes = std::fs::read(&setup.journal).unwrap();
     bytes.extend(std::fs::read(setup.journal.with_extension("db-wal")).unwrap_or_default());
     let mut needles: Vec<&[u8]> = vec![

@@ -149,8 +149,23 @@ async fn two_relays_on_one_database_share_the_daily_limit_and_the_audit_trail() 
         "the emulator refunded no more than the limit"
     );
 
-    // The audit trail holds every decision, from both instances.
+    // The audit trail holds every decision, from both instances (each
+    // outcome is journaled just after its answer: ADR 0027).
     let client = db(&url).await;
+    for _ in 0..500 {
+        let forwarding: i64 = client
+            .query_one(
+                "SELECT count(*) FROM refundkit_relay_decisions WHERE outcome = 'forwarding'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if forwarding == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let rows = client
         .query(
             "SELECT relay, outcome, http_status FROM refundkit_relay_decisions ORDER BY id",

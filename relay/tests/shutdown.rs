@@ -58,7 +58,7 @@ async fn shutdown_finishes_refunds_in_flight() {
 
     let answer = in_flight.await.unwrap();
     assert_eq!(answer.status, 202, "{answer:?}");
-    let rows = journal_rows(&journal);
+    let rows = journal_rows(&journal).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["outcome"], "succeeded");
     assert_eq!(control.ledger(Some(&checkout)).await.unwrap().len(), 1);

@@ -82,6 +82,7 @@ async fn a_401_makes_the_app_refresh_its_token_and_repeat_with_the_same_key() {
     assert_eq!(refund.idempotency_key, "k-refresh");
     let outcomes: Vec<_> = setup
         .journal_rows()
+        .await
         .iter()
         .map(|r| r["outcome"].clone())
         .collect();
@@ -140,6 +141,7 @@ async fn the_app_honours_the_relays_retry_after() {
     assert!(refund.attempts >= 2, "429 first, then success: {refund:?}");
     let outcomes: Vec<_> = setup
         .journal_rows()
+        .await
         .iter()
         .map(|r| r["outcome"].clone())
         .collect();

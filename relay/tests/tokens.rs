@@ -148,7 +148,7 @@ async fn hostile_tokens_get_401_and_reach_no_upstream() {
     );
     assert!(setup.ledger().await.is_empty());
 
-    let rows = setup.journal_rows();
+    let rows = setup.journal_rows().await;
     assert_eq!(rows.len(), tokens.len() + 1, "one journal row per decision");
     assert!(rows
         .iter()

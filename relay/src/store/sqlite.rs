@@ -2,18 +2,27 @@
 //!
 //! Group commit by flat combining: an operation queues itself, yields once
 //! to the other tasks ready on its thread (so they queue theirs), and the
-//! first caller to find the connection free commits everything queued in
-//! one transaction (each operation in a savepoint of its own), then answers
-//! each. Alone, a caller runs its own operation on its own task, no
+//! first caller whose operation is still queued and who finds the
+//! connection free commits everything queued in one transaction (an
+//! operation of several statements in a savepoint of its own), then
+//! answers each. Alone, a caller runs its own operation on its own task, no
 //! hand-off to another thread; under load, one commit serves many
 //! requests, and the callers waiting on it do not block their threads.
 //! Nobody is answered before the commit that holds their row.
+//!
+//! A forwarded refund's outcome is the exception ([`When::Carried`], ADR
+//! 0027): the relay answers the app first, and the outcome waits for the
+//! next commit (usually the next request's `forwarding` row) or commits on
+//! its own after [`OUTCOME_FLUSH_AFTER`].
 //!
 //! Durability: WAL with `synchronous = NORMAL`. A commit is in the WAL file
 //! (in the OS) before anyone is answered, so a killed or crashed relay
 //! loses nothing; only an OS crash or power loss can lose the last commits
 //! since the WAL was last synced (ADR 0021). Where that matters, use the
-//! PostgreSQL journal, which waits for the server's WAL flush.
+//! PostgreSQL journal, which waits for the server's WAL flush. A relay
+//! killed between answering and committing an outcome leaves that row
+//! `forwarding` (with its reservation kept), as a kill during the upstream
+//! call does: the app's retry with the same key replays the refund.
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError, TryLockError};
@@ -26,8 +35,14 @@ use super::{
     StoreFuture,
 };
 
-/// Schema version, in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// Schema version, in `PRAGMA user_version`. 2: no index on
+/// `decisions.upstream_key` (nothing queried it; each row's random key
+/// dirtied an index page of its own in every commit).
+const SCHEMA_VERSION: i64 = 2;
+
+/// How long an outcome row may wait for another write's commit to carry it
+/// before it commits on its own.
+const OUTCOME_FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(5);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS decisions (
@@ -46,7 +61,6 @@ CREATE TABLE IF NOT EXISTS decisions (
     request_id   TEXT,
     refund_id    TEXT
 );
-CREATE INDEX IF NOT EXISTS decisions_upstream_key ON decisions (upstream_key);
 CREATE TABLE IF NOT EXISTS daily_usage (
     subject TEXT NOT NULL,
     day     INTEGER NOT NULL,
@@ -73,6 +87,9 @@ pub struct SqliteStore {
     conn: Mutex<Connection>,
     /// Operations waiting for the next group.
     queued: Mutex<Vec<Job>>,
+    /// Group commits so far, for the tests.
+    #[cfg(test)]
+    commits: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -106,6 +123,9 @@ impl SqliteStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(failed)?;
+        // Schema 1 had an index on `upstream_key` that nothing queried.
+        conn.execute_batch("DROP INDEX IF EXISTS decisions_upstream_key")
+            .map_err(failed)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(failed)?;
         // Reservations only matter on their own day; keep a margin.
@@ -117,19 +137,31 @@ impl SqliteStore {
         Ok(Self {
             conn: Mutex::new(conn),
             queued: Mutex::new(Vec::new()),
+            #[cfg(test)]
+            commits: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     /// Queues `work` for the next group commit and commits the queue unless
     /// another caller is committing (that one takes this job too).
+    ///
+    /// `statements`: [`Work::One`] when `work` runs one statement (atomic on
+    /// its own), [`Work::Several`] when it needs a savepoint to be undone
+    /// alone. `when`: [`When::Now`] commits after one yield;
+    /// [`When::Carried`] waits for another write's commit to carry it, or
+    /// commits on its own after [`OUTCOME_FLUSH_AFTER`].
     fn run<T: Send + 'static>(
         &self,
+        statements: Work,
+        when: When,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> StoreFuture<'_, T> {
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut answer) = oneshot::channel();
+        let savepoint = statements == Work::Several;
         let job: Job = Box::new(move |conn| {
             let result = match conn {
-                Ok(conn) => in_savepoint(conn, work),
+                Ok(conn) if savepoint => in_savepoint(conn, work),
+                Ok(conn) => work(conn).map_err(failed),
                 Err(e) => Err(e.clone()),
             };
             Box::new(move |committed: Result<(), &StoreError>| {
@@ -140,17 +172,46 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(job);
-        let mut queued = CommitOnDrop(Some(self));
+        let queued = CommitOnDrop(Some(self));
+        let dropped = || Err(StoreError("the journal dropped a write".to_owned()));
         Box::pin(async move {
-            // Lets the other requests ready on this thread queue their
-            // writes first, so that one commit serves them all (ADR 0024).
-            tokio::task::yield_now().await;
+            // Moves the guard itself into this future: naming only its
+            // field would copy the field (it is `Copy`) and drop the guard
+            // here, committing at once, before the yield (ADR 0027).
+            let mut queued = queued;
+            if when == When::Carried {
+                // The next request's commit usually carries it (ADR 0027).
+                tokio::select! {
+                    biased;
+                    carried = &mut answer => {
+                        queued.0.take();
+                        return carried.unwrap_or_else(|_| dropped());
+                    }
+                    () = tokio::time::sleep(OUTCOME_FLUSH_AFTER) => {}
+                }
+            } else {
+                // Lets the other requests ready on this thread queue their
+                // writes first, so that one commit serves them all (ADR 0024).
+                tokio::task::yield_now().await;
+                // Another caller's commit may have carried this job already:
+                // then committing again would only commit the jobs queued
+                // since, one small group after another (ADR 0027).
+                match answer.try_recv() {
+                    Ok(done) => {
+                        queued.0.take();
+                        return done;
+                    }
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        queued.0.take();
+                        return dropped();
+                    }
+                    Err(oneshot::error::TryRecvError::Empty) => {}
+                }
+            }
             if let Some(store) = queued.0.take() {
                 store.commit_queued();
             }
-            answer
-                .await
-                .unwrap_or_else(|_| Err(StoreError("the journal dropped a write".to_owned())))
+            answer.await.unwrap_or_else(|_| dropped())
         })
     }
 
@@ -170,6 +231,9 @@ impl SqliteStore {
                 if group.is_empty() {
                     break;
                 }
+                #[cfg(test)]
+                self.commits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 commit_group(&conn, group);
             }
             drop(conn);
@@ -185,6 +249,24 @@ impl SqliteStore {
             }
         }
     }
+}
+
+/// How many statements a job runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Work {
+    /// One statement: SQLite undoes a failed statement alone.
+    One,
+    /// Several: a savepoint undoes them together.
+    Several,
+}
+
+/// When a job wants its commit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// After one yield.
+    Now,
+    /// With another job's commit, or after [`OUTCOME_FLUSH_AFTER`].
+    Carried,
 }
 
 /// Commits the queue when dropped unless taken: a write whose caller
@@ -330,7 +412,9 @@ fn release(conn: &Connection, upstream_key: &str) -> rusqlite::Result<()> {
 
 impl RelayStore for SqliteStore {
     fn record(&self, decision: Decision) -> StoreFuture<'_, ()> {
-        self.run(move |conn| insert(conn, &decision).map(drop))
+        self.run(Work::One, When::Now, move |conn| {
+            insert(conn, &decision).map(drop)
+        })
     }
 
     fn begin_forward(
@@ -338,7 +422,12 @@ impl RelayStore for SqliteStore {
         decision: Decision,
         reservation: Option<DailyReservation>,
     ) -> StoreFuture<'_, Begun> {
-        self.run(move |conn| {
+        let statements = if reservation.is_some() {
+            Work::Several
+        } else {
+            Work::One
+        };
+        self.run(statements, When::Now, move |conn| {
             let mut reserved = false;
             if let (Some(r), Some(key)) = (&reservation, &decision.upstream_key) {
                 match reserve(conn, key, r)? {
@@ -361,7 +450,12 @@ impl RelayStore for SqliteStore {
     }
 
     fn finish_forward(&self, finish: Finish) -> StoreFuture<'_, ()> {
-        self.run(move |conn| {
+        let statements = if finish.release.is_some() {
+            Work::Several
+        } else {
+            Work::One
+        };
+        self.run(statements, When::Carried, move |conn| {
             if let Some(key) = &finish.release {
                 release(conn, key)?;
             }
@@ -477,6 +571,97 @@ mod tests {
             .query_row("SELECT count(*) FROM decisions", [], |r| r.get(0))
             .expect("count");
         assert_eq!(rows, 1);
+    }
+
+    fn succeeded(journal_id: i64) -> Finish {
+        Finish {
+            journal_id,
+            outcome: Outcome::Succeeded,
+            reason: None,
+            http_status: Some(202),
+            request_id: None,
+            refund_id: None,
+            release: None,
+        }
+    }
+
+    fn commits(store: &SqliteStore) -> u64 {
+        store.commits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn writes_queued_on_one_thread_share_one_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(SqliteStore::open(&dir.path().join("j.db")).expect("open"));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .begin_forward(forwarding(&format!("k{i}")), None)
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("join").expect("begun");
+        }
+        assert_eq!(
+            commits(&store),
+            1,
+            "eight writes ready together, one commit"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_outcome_rides_the_next_commit_or_commits_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j.db");
+        let store = std::sync::Arc::new(SqliteStore::open(&path).expect("open"));
+        let Begun::Forwarding { journal_id, .. } = store
+            .begin_forward(forwarding("k1"), None)
+            .await
+            .expect("ok")
+        else {
+            panic!("no limit");
+        };
+        let finishing = {
+            let store = store.clone();
+            tokio::spawn(async move { store.finish_forward(succeeded(journal_id)).await })
+        };
+        tokio::task::yield_now().await;
+        store
+            .begin_forward(forwarding("k2"), None)
+            .await
+            .expect("ok");
+        finishing.await.expect("join").expect("finished");
+        assert_eq!(
+            commits(&store),
+            2,
+            "the outcome rode the second row's commit"
+        );
+
+        // Alone, it commits on its own.
+        let Begun::Forwarding { journal_id, .. } = store
+            .begin_forward(forwarding("k3"), None)
+            .await
+            .expect("ok")
+        else {
+            panic!("no limit");
+        };
+        store
+            .finish_forward(succeeded(journal_id))
+            .await
+            .expect("ok");
+        let outcomes: Vec<String> = Connection::open(&path)
+            .expect("reopen")
+            .prepare("SELECT outcome FROM decisions ORDER BY id")
+            .expect("sql")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(outcomes, ["succeeded", "forwarding", "succeeded"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

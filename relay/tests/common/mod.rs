@@ -132,8 +132,8 @@ impl Setup {
     }
 
     /// The journal's rows as JSON objects, oldest first.
-    pub fn journal_rows(&self) -> Vec<Value> {
-        journal_rows(&self.journal)
+    pub async fn journal_rows(&self) -> Vec<Value> {
+        journal_rows(&self.journal).await
     }
 }
 
@@ -252,7 +252,20 @@ pub fn signed_with(kid: &str, claims: &Value) -> String {
 }
 
 /// The journal at `path` as JSON objects, oldest first.
-pub fn journal_rows(path: &std::path::Path) -> Vec<Value> {
+/// A forwarded refund's outcome is journaled just after its answer (ADR
+/// 0027): this waits (up to 5 s) until no row is still `forwarding`.
+pub async fn journal_rows(path: &std::path::Path) -> Vec<Value> {
+    for _ in 0..500 {
+        let rows = read_journal_rows(path);
+        if rows.iter().all(|row| row["outcome"] != "forwarding") {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    read_journal_rows(path)
+}
+
+fn read_journal_rows(path: &std::path::Path) -> Vec<Value> {
     let conn = rusqlite::Connection::open(path).unwrap();
     let mut stmt = conn
         .prepare(
