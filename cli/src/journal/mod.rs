@@ -191,7 +191,26 @@ impl StateCounts {
     pub fn total(&self) -> u64 {
         self.pending + self.succeeded + self.failed + self.unknown
     }
+
+    /// The counts of a query that selects [`STATE_COUNT_COLUMNS`], in order.
+    pub fn from_columns(counts: [i64; 4]) -> Self {
+        let [pending, succeeded, failed, unknown] = counts.map(i64::unsigned_abs);
+        Self {
+            pending,
+            succeeded,
+            failed,
+            unknown,
+        }
+    }
 }
+
+/// The rows in each state, counted in one pass (a GROUP BY would sort or
+/// hash every row), in the order [`StateCounts::from_columns`] reads; the
+/// same SQL on SQLite and PostgreSQL.
+pub const STATE_COUNT_COLUMNS: &str = "count(*) FILTER (WHERE state = 'pending'),
+       count(*) FILTER (WHERE state = 'succeeded'),
+       count(*) FILTER (WHERE state = 'failed'),
+       count(*) FILTER (WHERE state = 'unknown')";
 
 /// A journal problem: it cannot be reached, opened or written, is in use,
 /// or is not ours. Never holds a password.

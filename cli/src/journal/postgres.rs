@@ -37,7 +37,7 @@ use tokio_postgres::Config;
 
 use super::{
     metadata_json, retry_key, stored_request, Claimed, ImportError, JournalError, RowErrors,
-    RowState, RunOptions, Settled, StateCounts, RETRY_PAGE,
+    RowState, RunOptions, Settled, StateCounts, RETRY_PAGE, STATE_COUNT_COLUMNS,
 };
 use crate::csv_rows::{duplicate_row, BatchRow, RowError};
 
@@ -181,6 +181,17 @@ struct Release {
     /// No row of it is left to send (as far as this worker saw).
     clean: bool,
     reopened: i32,
+}
+
+impl Release {
+    /// `ranges` as the array parameters of a release: first lines, clean
+    /// flags, `reopened` counts.
+    fn columns(ranges: &[Release]) -> (Vec<i64>, Vec<bool>, Vec<i32>) {
+        let firsts = ranges.iter().map(|r| r.first_line).collect();
+        let clean = ranges.iter().map(|r| r.clean).collect();
+        let reopened = ranges.iter().map(|r| r.reopened).collect();
+        (firsts, clean, reopened)
+    }
 }
 
 impl Drop for PgJournal {
@@ -412,21 +423,16 @@ impl PgJournal {
         // One filtered pass: no grouping (a sort or hash of every row).
         let row = client
             .query_one(
-                "SELECT count(*) FILTER (WHERE state = 'pending'),
-                        count(*) FILTER (WHERE state = 'succeeded'),
-                        count(*) FILTER (WHERE state = 'failed'),
-                        count(*) FILTER (WHERE state = 'unknown')
-                 FROM refundkit_rows WHERE run = $1",
+                &format!("SELECT {STATE_COUNT_COLUMNS} FROM refundkit_rows WHERE run = $1"),
                 &[&run],
             )
             .await?;
-        let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or_default();
-        Ok(StateCounts {
-            pending: count(0),
-            succeeded: count(1),
-            failed: count(2),
-            unknown: count(3),
-        })
+        Ok(StateCounts::from_columns([
+            row.get(0),
+            row.get(1),
+            row.get(2),
+            row.get(3),
+        ]))
     }
 
     /// Rows to send now: those still pending or unknown in the next free
@@ -552,9 +558,7 @@ impl PgJournal {
     /// workers (not this one) to send what is left.
     async fn try_release(&self, ranges: &[Release]) -> Result<(), PgFailure> {
         let client = self.pool.get().await?;
-        let firsts: Vec<i64> = ranges.iter().map(|r| r.first_line).collect();
-        let clean: Vec<bool> = ranges.iter().map(|r| r.clean).collect();
-        let reopened: Vec<i32> = ranges.iter().map(|r| r.reopened).collect();
+        let (firsts, clean, reopened) = Release::columns(ranges);
         let statement = client
             .prepare_cached(
                 "UPDATE refundkit_ranges g
@@ -659,9 +663,7 @@ impl PgJournal {
             .iter()
             .map(|s| i32::try_from(s.attempts).unwrap_or(i32::MAX))
             .collect();
-        let released: Vec<i64> = releases.iter().map(|r| r.first_line).collect();
-        let clean: Vec<bool> = releases.iter().map(|r| r.clean).collect();
-        let reopened: Vec<i32> = releases.iter().map(|r| r.reopened).collect();
+        let (released, clean, reopened) = Release::columns(releases);
         let count =
             |state: RowState| -> i64 { settled.iter().filter(|s| s.state == state).count() as i64 };
         // One statement, so one round trip and its own transaction: the

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension as _};
 
 use super::{
     metadata_json, retry_key, stored_request, Claimed, ImportError, JournalError, RowErrors,
-    RowState, Settled, StateCounts, RETRY_PAGE,
+    RowState, Settled, StateCounts, RETRY_PAGE, STATE_COUNT_COLUMNS,
 };
 use crate::csv_rows::{duplicate_row, BatchRow, RowError};
 
@@ -195,31 +195,27 @@ impl SqliteJournal {
 
     /// Rows of this run in each state.
     pub fn counts(&self) -> Result<StateCounts, JournalError> {
-        self.count_states(
-            &format!("{COUNT_STATES} WHERE seen_run = ?1"),
-            params![self.run],
-        )
+        self.count_states(&count_states_sql(" WHERE seen_run = ?1"), params![self.run])
     }
 
     /// Rows of the whole journal (every run) in each state.
     pub fn all_counts(&self) -> Result<StateCounts, JournalError> {
-        self.count_states(COUNT_STATES, [])
+        self.count_states(&count_states_sql(""), [])
     }
 
-    /// Runs a [`COUNT_STATES`] query.
+    /// Runs a [`count_states_sql`] query.
     fn count_states(
         &self,
         sql: &str,
         args: impl rusqlite::Params,
     ) -> Result<StateCounts, JournalError> {
-        let count = |row: &rusqlite::Row<'_>, i| row.get::<_, i64>(i).map(i64::unsigned_abs);
         Ok(self.conn.query_row(sql, args, |row| {
-            Ok(StateCounts {
-                pending: count(row, 0)?,
-                succeeded: count(row, 1)?,
-                failed: count(row, 2)?,
-                unknown: count(row, 3)?,
-            })
+            Ok(StateCounts::from_columns([
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+            ]))
         })?)
     }
 
@@ -304,13 +300,10 @@ impl SqliteJournal {
     }
 }
 
-/// Rows in each state, in one pass (a GROUP BY would sort every row);
-/// [`SqliteJournal::counts`] narrows it to one run.
-const COUNT_STATES: &str = "SELECT count(*) FILTER (WHERE state = 'pending'),
-            count(*) FILTER (WHERE state = 'succeeded'),
-            count(*) FILTER (WHERE state = 'failed'),
-            count(*) FILTER (WHERE state = 'unknown')
-     FROM refunds";
+/// Rows in each state; [`SqliteJournal::counts`] narrows it to one run.
+fn count_states_sql(filter: &str) -> String {
+    format!("SELECT {STATE_COUNT_COLUMNS} FROM refunds{filter}")
+}
 
 /// The time now as the journal stores it (UTC, milliseconds), computed
 /// once for many rows.
