@@ -179,15 +179,12 @@ impl SqliteStore {
             // field would copy the field (it is `Copy`) and drop the guard
             // here, committing at once, before the yield (ADR 0027).
             let mut queued = queued;
-            if when == When::Carried {
+            let settled = if when == When::Carried {
                 // The next request's commit usually carries it (ADR 0027).
                 tokio::select! {
                     biased;
-                    carried = &mut answer => {
-                        queued.0.take();
-                        return carried.unwrap_or_else(|_| dropped());
-                    }
-                    () = tokio::time::sleep(OUTCOME_FLUSH_AFTER) => {}
+                    carried = &mut answer => Some(carried.unwrap_or_else(|_| dropped())),
+                    () = tokio::time::sleep(OUTCOME_FLUSH_AFTER) => None,
                 }
             } else {
                 // Lets the other requests ready on this thread queue their
@@ -197,20 +194,16 @@ impl SqliteStore {
                 // then committing again would only commit the jobs queued
                 // since, one small group after another (ADR 0027).
                 match answer.try_recv() {
-                    Ok(done) => {
-                        queued.0.take();
-                        return done;
-                    }
-                    Err(oneshot::error::TryRecvError::Closed) => {
-                        queued.0.take();
-                        return dropped();
-                    }
-                    Err(oneshot::error::TryRecvError::Empty) => {}
+                    Ok(done) => Some(done),
+                    Err(oneshot::error::TryRecvError::Closed) => Some(dropped()),
+                    Err(oneshot::error::TryRecvError::Empty) => None,
                 }
+            };
+            if let Some(result) = settled {
+                queued.0.take();
+                return result;
             }
-            if let Some(store) = queued.0.take() {
-                store.commit_queued();
-            }
+            drop(queued); // commits the queue
             answer.await.unwrap_or_else(|_| dropped())
         })
     }
