@@ -1,5 +1,6 @@
 //! The async client: validation, the attempt loop, and error finishing.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -80,13 +81,17 @@ impl Client {
 
     /// The credential for the next attempt: the secret key's, or a token
     /// from the provider (checked before anything is sent).
-    async fn bearer(&self, force_refresh: bool) -> Result<Bearer> {
+    async fn bearer(&self, force_refresh: bool) -> Result<Cow<'_, Bearer>> {
         match (&self.inner.key_bearer, &self.inner.config.credential) {
-            (Some(bearer), _) => Ok(bearer.clone()),
+            (Some(bearer), _) => Ok(Cow::Borrowed(bearer)),
             (None, Credential::Relay(provider)) => {
-                Bearer::from_provider(provider.as_ref(), force_refresh).await
+                Bearer::from_provider(provider.as_ref(), force_refresh)
+                    .await
+                    .map(Cow::Owned)
             }
-            (None, Credential::SecretKey(key)) => Bearer::new(key.expose(), "secret_key"),
+            (None, Credential::SecretKey(key)) => {
+                Bearer::new(key.expose(), "secret_key").map(Cow::Owned)
+            }
         }
     }
 
@@ -139,14 +144,16 @@ impl Client {
         // copy of it (96 bytes more in every refund future).
         async move {
             request.validate()?;
-            let key = request.fix_idempotency_key().to_owned();
+            request.fix_idempotency_key();
+            let request = &request;
+            let key = request.idempotency_key.as_deref().unwrap_or_default();
             let log = CallLog {
                 checkout_id: &request.checkout_id,
-                idempotency_key: &key,
+                idempotency_key: key,
             };
             let key_secret = self.inner.key_bearer.as_ref().map(|b| &*b.secret);
             let span = log.span(key_secret.as_slice());
-            self.send_all(&request, &key, &log).instrument(span).await
+            self.send_all(request, key, &log).instrument(span).await
         }
     }
 
@@ -185,7 +192,7 @@ impl Client {
             Ok(bearer) => bearer,
             Err(error) => return Err(finish(error, 0, false, &[])),
         };
-        let mut refreshed_from: Option<Bearer> = None;
+        let mut refreshed_from: Option<Cow<'_, Bearer>> = None;
         loop {
             attempt += 1;
             // The first attempt starts with the call: one clock read less.
@@ -240,7 +247,7 @@ impl Client {
                         continue;
                     }
                     Err(failure) => {
-                        return Err(finish(failure, attempt, earlier_unknown, &[&bearer]))
+                        return Err(finish(failure, attempt, earlier_unknown, &[&*bearer]))
                     }
                 }
             }
@@ -257,8 +264,8 @@ impl Client {
                 RetryDecision::Stop => {
                     let answer = answer_of(&error);
                     log.attempt(&secrets, attempt, &answer, attempt_elapsed, Decision::Stop);
-                    let used: Vec<&Bearer> = std::iter::once(&bearer)
-                        .chain(refreshed_from.as_ref())
+                    let used: Vec<&Bearer> = std::iter::once(&*bearer)
+                        .chain(refreshed_from.as_deref())
                         .collect();
                     return Err(finish(error, attempt, earlier_unknown, &used));
                 }

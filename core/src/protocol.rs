@@ -3,6 +3,7 @@
 //! Sans-I/O: nothing here opens a socket, sleeps or reads a clock, so the
 //! same definitions serve the client, the emulator's tests and every binding.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -15,6 +16,12 @@ use crate::validate;
 
 /// Header carrying the idempotency key.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// The headers of every refund request besides the idempotency key, in the
+/// order they are sent.
+pub const JSON_HEADERS: [(&str, &str); 2] = [
+    ("content-type", "application/json"),
+    ("accept", "application/json"),
+];
 /// Header the service sets on a replayed response.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 /// Header carrying the server's request id.
@@ -104,8 +111,8 @@ pub struct HttpRequest {
     pub method: http::Method,
     /// Path below the base URL, starting with `/api/`.
     pub path: String,
-    /// The request's own headers (content type, accept, idempotency key).
-    pub headers: Vec<(&'static str, String)>,
+    /// The request's own headers: [`JSON_HEADERS`], then the idempotency key.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// The JSON body (shared, so each retry sends it without a copy).
     pub body: bytes::Bytes,
 }
@@ -149,9 +156,9 @@ pub fn build_refund_request(request: &RefundRequest, key: &str) -> HttpRequest {
         method: http::Method::POST,
         path: refund_path(&request.checkout_id),
         headers: vec![
-            ("content-type", "application/json".to_owned()),
-            ("accept", "application/json".to_owned()),
-            (IDEMPOTENCY_KEY_HEADER, key.to_owned()),
+            (JSON_HEADERS[0].0, Cow::Borrowed(JSON_HEADERS[0].1)),
+            (JSON_HEADERS[1].0, Cow::Borrowed(JSON_HEADERS[1].1)),
+            (IDEMPOTENCY_KEY_HEADER, Cow::Owned(key.to_owned())),
         ],
         body,
     }

@@ -70,6 +70,7 @@ async fn sends_the_exact_headers_and_body() {
         Some(format!("Bearer {KEY}").as_str())
     );
     assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("accept"), Some("application/json"));
     assert_eq!(r.header("idempotency-key"), Some("order-42"));
     assert_eq!(r.header("host"), Some(server.addr.to_string().as_str()));
     assert_eq!(r.header("content-length"), Some("40"));
@@ -88,6 +89,29 @@ async fn sends_the_exact_headers_and_body() {
     assert_eq!(refund.idempotency_key, "order-42");
     assert_eq!(refund.attempts, 1);
     assert!(!refund.replayed);
+}
+
+#[tokio::test]
+async fn a_base_url_with_a_path_keeps_it_before_the_api_path() {
+    let server = ScriptedServer::start(vec![ok(), ok()]).await;
+    for base in ["/relay", "/relay/"] {
+        let client = Client::builder(KEY)
+            .base_url(format!("{}{base}", server.base_url()))
+            .build()
+            .expect("client");
+        client
+            .refund(RefundRequest::new("ch_1"))
+            .await
+            .expect("refund");
+    }
+    let paths: Vec<String> = server.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/relay/api/checkouts/ch_1/refund",
+            "/relay/api/checkouts/ch_1/refund"
+        ]
+    );
 }
 
 #[tokio::test]

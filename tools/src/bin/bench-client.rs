@@ -26,6 +26,10 @@ struct Args {
     /// Run only one side's concurrency-64 series (for profiling): sdk or bare.
     #[arg(long, value_parser = ["sdk", "bare"])]
     only: Option<String>,
+    /// The runtime of the `--only` series: multi-thread, current-thread, or
+    /// two threads of current-thread runtimes.
+    #[arg(long, default_value = "multi", value_parser = ["multi", "current", "threads"])]
+    runtime: String,
     /// Also measure concurrency 4 and 16 (multi-thread) and write refunds/s
     /// at 1, 4, 16 and 64 of both sides here, for the chart.
     #[arg(long)]
@@ -122,7 +126,11 @@ fn main() -> anyhow::Result<()> {
             args.concurrent as i64 * 2 + 1000,
         ))?;
         let side = if side == "sdk" { Side::Sdk } else { Side::Bare };
-        let series = on(&multi, side, url, &checkout, args.concurrent, 64)?;
+        let series = match args.runtime.as_str() {
+            "multi" => on(&multi, side, url, &checkout, args.concurrent, 64)?,
+            "current" => on(&runtime(false)?, side, url, &checkout, args.concurrent, 64)?,
+            _ => bench::series_threads(side, url, &checkout, args.concurrent, 64, 2)?,
+        };
         println!(
             "{}: {:.0} refunds/s, {:.1} client CPU µs per call",
             series.name,
