@@ -139,9 +139,15 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let total = (args.sequential + args.concurrent * args.rounds.max(1)) as i64 * 8 + 10_000;
-    let checkout = multi.block_on(bench::paid_checkout(&control, total))?;
-    let checkout = checkout.as_str();
+    // Every series starts on an emptied emulator with a checkout of its own:
+    // a ledger and key store that grow through the run would slow later
+    // series (and stall whichever one is running when a table doubles).
+    let fresh = |calls: usize| -> anyhow::Result<String> {
+        multi.block_on(async {
+            control.reset().await?;
+            bench::paid_checkout(&control, calls as i64 + 1_000).await
+        })
+    };
     let idle = refundkit::Client::builder(SECRET).base_url(url).build()?;
     let (rss_idle, _) = bench::rss_kib();
     println!(
@@ -161,13 +167,13 @@ fn main() -> anyhow::Result<()> {
     let mut sweep = vec![(
         1,
         compare("multi-thread", rounds, |side| {
-            on(&multi, side, url, checkout, seq, 1)
+            on(&multi, side, url, &fresh(seq)?, seq, 1)
         })?,
     )];
     if args.json.is_some() {
         for c in [4, 16] {
             let rates = compare("multi-thread", rounds, |side| {
-                on(&multi, side, url, checkout, conc / 2, c)
+                on(&multi, side, url, &fresh(conc / 2)?, conc / 2, c)
             })?;
             sweep.push((c, rates));
         }
@@ -175,16 +181,16 @@ fn main() -> anyhow::Result<()> {
     sweep.push((
         64,
         compare("multi-thread", rounds, |side| {
-            on(&multi, side, url, checkout, conc, 64)
+            on(&multi, side, url, &fresh(conc)?, conc, 64)
         })?,
     ));
     let (_, rss_peak) = bench::rss_kib();
     let current = runtime(false)?;
     compare("current-thread", rounds, |side| {
-        on(&current, side, url, checkout, conc, 64)
+        on(&current, side, url, &fresh(conc)?, conc, 64)
     })?;
     compare("2 × current-thread", rounds, |side| {
-        bench::series_threads(side, url, checkout, conc, 64, 2)
+        bench::series_threads(side, url, &fresh(conc)?, conc, 64, 2)
     })?;
     drop(idle);
     if let Some(path) = &args.json {
