@@ -483,6 +483,19 @@ mod tests {
         }
     }
 
+    /// Begins forwarding `key` and returns its journal id; a refusal fails
+    /// the test.
+    async fn begun(store: &SqliteStore, key: &str, limit: Option<DailyReservation>) -> i64 {
+        match store
+            .begin_forward(forwarding(key), limit)
+            .await
+            .expect("ok")
+        {
+            Begun::Forwarding { journal_id, .. } => journal_id,
+            other => panic!("{key} was not forwarded: {other:?}"),
+        }
+    }
+
     fn day(cents: i64) -> Option<DailyReservation> {
         Some(DailyReservation {
             subject: "u1".to_owned(),
@@ -526,13 +539,7 @@ mod tests {
     async fn a_released_reservation_frees_its_cents() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SqliteStore::open(&dir.path().join("j.db")).expect("open");
-        let Begun::Forwarding { journal_id, .. } = store
-            .begin_forward(forwarding("k1"), day(900))
-            .await
-            .expect("ok")
-        else {
-            panic!("under the limit");
-        };
+        let journal_id = begun(&store, "k1", day(900)).await;
         store
             .finish_forward(Finish {
                 journal_id,
@@ -611,13 +618,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("j.db");
         let store = std::sync::Arc::new(SqliteStore::open(&path).expect("open"));
-        let Begun::Forwarding { journal_id, .. } = store
-            .begin_forward(forwarding("k1"), None)
-            .await
-            .expect("ok")
-        else {
-            panic!("no limit");
-        };
+        let journal_id = begun(&store, "k1", None).await;
         let finishing = {
             let store = store.clone();
             tokio::spawn(async move { store.finish_forward(succeeded(journal_id)).await })
@@ -635,13 +636,7 @@ mod tests {
         );
 
         // Alone, it commits on its own.
-        let Begun::Forwarding { journal_id, .. } = store
-            .begin_forward(forwarding("k3"), None)
-            .await
-            .expect("ok")
-        else {
-            panic!("no limit");
-        };
+        let journal_id = begun(&store, "k3", None).await;
         store
             .finish_forward(succeeded(journal_id))
             .await
