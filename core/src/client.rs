@@ -213,10 +213,7 @@ impl Client {
                             status: Some(status),
                             request_id: refund.request_id.as_deref(),
                         };
-                        let secrets = [
-                            &*bearer.secret,
-                            refreshed_from.as_ref().map_or("", |b| &*b.secret),
-                        ];
+                        let secrets = used_secrets(&bearer, refreshed_from.as_deref());
                         log.attempt(&secrets, attempt, &answer, attempt_elapsed, Decision::Done);
                         refund.attempts = attempt;
                         refund.elapsed = attempt_ended.saturating_sub(started);
@@ -225,10 +222,7 @@ impl Client {
                     Err(e) => (e, attempt_elapsed),
                 }
             };
-            let secrets = [
-                &*bearer.secret,
-                refreshed_from.as_ref().map_or("", |b| &*b.secret),
-            ];
+            let secrets = used_secrets(&bearer, refreshed_from.as_deref());
             // Token mode: the relay refused the token. Ask for a fresh one,
             // once, and repeat the attempt with the same key at once.
             if config.is_relay() && refreshed_from.is_none() && error.status() == Some(401) {
@@ -312,6 +306,12 @@ impl Client {
         )
         .map(|refund| (refund.scrubbed(secret), response.status))
     }
+}
+
+/// The credentials an attempt's log lines are scrubbed of: the one it used
+/// and, after a token refresh, the one refused before it.
+fn used_secrets<'a>(bearer: &'a Bearer, refreshed_from: Option<&'a Bearer>) -> [&'a str; 2] {
+    [&bearer.secret, refreshed_from.map_or("", |b| &b.secret)]
 }
 
 /// What the logs say of a failed attempt.
